@@ -1,0 +1,1 @@
+//! Layer tarballs: decompression and hostile-input-safe extraction (in progress).
