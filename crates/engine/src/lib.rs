@@ -1,1 +1,98 @@
-//! placeholder
+//! The engine: berth's domain. It owns the daemon's state (the metadata
+//! database, the image store, the event log) and the rules Docker users
+//! expect of it (which deletions conflict, what a filter matches), with no
+//! knowledge of HTTP or of Docker's JSON wire shapes.
+
+pub mod events;
+pub mod filters;
+pub mod images;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use events::{Event, Events};
+pub use filters::Filters;
+
+/// Everything that can go wrong in the engine, by kind: the API maps each
+/// kind to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<image::StoreError> for Error {
+    fn from(e: image::StoreError) -> Self {
+        use image::StoreError as S;
+        match e {
+            S::NotFound(_) => Error::NotFound(e.to_string()),
+            S::Conflict(_) => Error::Conflict(e.to_string()),
+            S::InvalidArchive(_) | S::InvalidChange(_) | S::Reference(_) | S::DigestMismatch { .. } | S::Layer(_) | S::InvalidDigest(_) | S::BlobNotFound(_) => {
+                Error::InvalidArgument(e.to_string())
+            }
+            _ => Error::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<reference::ReferenceError> for Error {
+    fn from(e: reference::ReferenceError) -> Self {
+        Error::InvalidArgument(e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where the daemon keeps its state.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub root: PathBuf,
+    pub exec_root: PathBuf,
+}
+
+/// The daemon's state. Cheap to share: handlers hold an `Arc<Engine>`.
+#[derive(Debug)]
+pub struct Engine {
+    pub config: Config,
+    pub images: image::ImageStore,
+    pub events: Events,
+    /// Held for the engine's lifetime: one daemon per root.
+    _lock: File,
+}
+
+impl Engine {
+    /// Opens (or creates) the state under `config.root`. Fails if another
+    /// daemon holds the root.
+    pub fn open(config: Config) -> Result<Arc<Self>> {
+        let internal = |what: &str, p: &Path, e: std::io::Error| Error::Internal(format!("{what} {}: {e}", p.display()));
+        std::fs::create_dir_all(&config.root).map_err(|e| internal("creating", &config.root, e))?;
+        std::fs::create_dir_all(&config.exec_root).map_err(|e| internal("creating", &config.exec_root, e))?;
+        let lock_path = config.root.join("berth.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| internal("opening", &lock_path, e))?;
+        if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+            return Err(Error::Conflict(format!(
+                "another berth daemon is already using {} (lock {} is held)",
+                config.root.display(),
+                lock_path.display()
+            )));
+        }
+        let db_path = config.root.join("metadata.db");
+        let db = redb::Database::create(&db_path).map_err(|e| Error::Internal(format!("opening {}: {e}", db_path.display())))?;
+        let images = image::ImageStore::open(&config.root, Arc::new(db))?;
+        // Whatever an interrupted operation left unreferenced goes now.
+        images.gc()?;
+        Ok(Arc::new(Self { config, images, events: Events::new(), _lock: lock }))
+    }
+}

@@ -1,0 +1,132 @@
+//! Turns a request's method and path into an [`Endpoint`], with no I/O, so
+//! the whole routing table is unit-tested. The `/vX.YY` prefix is stripped
+//! and checked here, once.
+
+use hyper::Method;
+
+use crate::{API_VERSION, ApiError, MIN_API_VERSION};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Ping,
+    Version,
+    Info,
+    SystemDf,
+    Events,
+    ImagesList,
+    ImagesLoad,
+    /// `POST /images/create`: import (`fromSrc`) or pull (`fromImage`).
+    ImagesCreate,
+    ImagesPrune,
+    /// `GET /images/get?names=…`
+    ImagesSave,
+    ImageSave(String),
+    ImageInspect(String),
+    ImageHistory(String),
+    ImageTag(String),
+    ImageDelete(String),
+}
+
+/// A routed request: the endpoint and the API version the client asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Route {
+    pub endpoint: Endpoint,
+    /// `(major, minor)`; the daemon's own version when the path had no prefix.
+    pub version: (u32, u32),
+}
+
+pub fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+pub fn route(method: &Method, raw_path: &str) -> Result<Route, ApiError> {
+    let decoded = percent_encoding::percent_decode_str(raw_path).decode_utf8_lossy();
+    let mut path: &str = &decoded;
+    let mut version = parse_version(API_VERSION).expect("valid");
+    if let Some(rest) = path.strip_prefix("/v") {
+        if let Some((v, tail)) = rest.split_once('/') {
+            if let Some(parsed) = parse_version(v) {
+                if parsed > version {
+                    return Err(ApiError::bad_request(format!(
+                        "client version {v} is too new. Maximum supported API version is {API_VERSION}"
+                    )));
+                }
+                if parsed < parse_version(MIN_API_VERSION).expect("valid") {
+                    return Err(ApiError::bad_request(format!(
+                        "client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+                    )));
+                }
+                version = parsed;
+                path = &path[v.len() + 2..];
+                debug_assert!(path.starts_with('/') || tail.is_empty());
+            }
+        }
+    }
+    let path = path.trim_end_matches('/');
+    let not_found = || ApiError::not_found("page not found");
+    use Endpoint as E;
+    let endpoint = match (method, path) {
+        (&Method::GET | &Method::HEAD, "/_ping") => E::Ping,
+        (&Method::GET, "/version") => E::Version,
+        (&Method::GET, "/info") => E::Info,
+        (&Method::GET, "/system/df") => E::SystemDf,
+        (&Method::GET, "/events") => E::Events,
+        (&Method::GET, "/images/json") => E::ImagesList,
+        (&Method::POST, "/images/load") => E::ImagesLoad,
+        (&Method::POST, "/images/create") => E::ImagesCreate,
+        (&Method::POST, "/images/prune") => E::ImagesPrune,
+        (&Method::GET, "/images/get") => E::ImagesSave,
+        (m, p) if p.starts_with("/images/") => {
+            let rest = &p["/images/".len()..];
+            let (name, action) = rest.rsplit_once('/').unwrap_or((rest, ""));
+            match (m, action) {
+                (&Method::DELETE, _) => E::ImageDelete(rest.to_string()),
+                (&Method::GET, "json") => E::ImageInspect(name.to_string()),
+                (&Method::GET, "history") => E::ImageHistory(name.to_string()),
+                (&Method::GET, "get") => E::ImageSave(name.to_string()),
+                (&Method::POST, "tag") => E::ImageTag(name.to_string()),
+                _ => return Err(not_found()),
+            }
+        }
+        _ => return Err(not_found()),
+    };
+    Ok(Route { endpoint, version })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Endpoint as E;
+
+    #[test]
+    fn routing_table() {
+        let cases: &[(Method, &str, E, (u32, u32))] = &[
+            (Method::HEAD, "/_ping", E::Ping, (1, 50)),
+            (Method::GET, "/v1.41/_ping", E::Ping, (1, 41)),
+            (Method::GET, "/v1.41/images/json", E::ImagesList, (1, 41)),
+            (Method::GET, "/images/busybox:latest/json", E::ImageInspect("busybox:latest".into()), (1, 50)),
+            (Method::GET, "/v1.50/images/localhost:5000/a/b:t/json", E::ImageInspect("localhost:5000/a/b:t".into()), (1, 50)),
+            (Method::POST, "/v1.41/images/busybox%3Alatest/tag", E::ImageTag("busybox:latest".into()), (1, 41)),
+            (Method::DELETE, "/v1.41/images/a/b:c", E::ImageDelete("a/b:c".into()), (1, 41)),
+            (Method::GET, "/v1.41/images/get", E::ImagesSave, (1, 41)),
+            (Method::GET, "/v1.41/images/busybox/get", E::ImageSave("busybox".into()), (1, 41)),
+            (Method::GET, "/v1.41/images/busybox/history", E::ImageHistory("busybox".into()), (1, 41)),
+            (Method::POST, "/v1.24/images/load", E::ImagesLoad, (1, 24)),
+        ];
+        for (m, p, want, v) in cases {
+            let r = route(m, p).unwrap_or_else(|e| panic!("{m} {p}: {e}"));
+            assert_eq!((&r.endpoint, r.version), (want, *v), "{m} {p}");
+        }
+    }
+
+    #[test]
+    fn versions_outside_the_range_are_refused() {
+        let e = route(&Method::GET, "/v1.99/version").unwrap_err();
+        assert_eq!(e.message, "client version 1.99 is too new. Maximum supported API version is 1.50");
+        let e = route(&Method::GET, "/v1.11/version").unwrap_err();
+        assert!(e.message.starts_with("client version 1.11 is too old"));
+        assert_eq!(route(&Method::GET, "/nope").unwrap_err().status, 404);
+        assert_eq!(route(&Method::PUT, "/images/x/json").unwrap_err().status, 404);
+    }
+}

@@ -1,0 +1,86 @@
+//! `berth daemon`: opens the engine on its root, binds the API sockets and
+//! serves until SIGTERM or SIGINT.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use api::client::Host;
+use api::server::Listener;
+
+#[derive(Debug, clap::Args)]
+pub struct DaemonOpts {
+    /// Root of persistent state
+    #[arg(long, default_value = "/var/lib/berth")]
+    pub root: PathBuf,
+    /// Root of runtime state (sockets, pids)
+    #[arg(long, default_value = "/run/berth")]
+    pub exec_root: PathBuf,
+    /// Sockets to serve on (unix:///path or tcp://127.0.0.1:PORT)
+    #[arg(short = 'H', long = "host")]
+    pub hosts: Vec<String>,
+    /// Log level (error, warn, info, debug)
+    #[arg(long, default_value = "info")]
+    pub log_level: tracing::Level,
+}
+
+pub const DEFAULT_SOCKET: &str = "/run/berth/berth.sock";
+
+pub fn run(opts: DaemonOpts) -> ExitCode {
+    tracing_subscriber::fmt().with_max_level(opts.log_level).with_writer(std::io::stderr).init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(serve(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth daemon: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(opts: DaemonOpts) -> anyhow::Result<()> {
+    let engine = engine::Engine::open(engine::Config { root: opts.root.clone(), exec_root: opts.exec_root.clone() })?;
+    let hosts = if opts.hosts.is_empty() { vec![format!("unix://{DEFAULT_SOCKET}")] } else { opts.hosts.clone() };
+    let mut listeners = Vec::new();
+    let mut sockets = Vec::new();
+    for h in &hosts {
+        match Host::parse(h).map_err(anyhow::Error::msg)? {
+            Host::Unix(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                // We hold the root's lock, so a socket file left here is stale.
+                let _ = std::fs::remove_file(&path);
+                let l = tokio::net::UnixListener::bind(&path).map_err(|e| anyhow::anyhow!("binding {}: {e}", path.display()))?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
+                listeners.push(Listener::Unix(l));
+                sockets.push(path);
+            }
+            Host::Tcp(addr) => {
+                let l = tokio::net::TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+                listeners.push(Listener::Tcp(l));
+            }
+        }
+    }
+    tracing::info!(root = %opts.root.display(), hosts = ?hosts, "berth daemon serving API {}", api::API_VERSION);
+    let shutdown = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        tracing::info!("shutting down");
+    };
+    api::server::serve(engine, listeners, shutdown).await;
+    for s in sockets {
+        let _ = std::fs::remove_file(s);
+    }
+    Ok(())
+}
