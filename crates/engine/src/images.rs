@@ -237,10 +237,11 @@ impl Filters {
     }
 }
 
-/// Docker's `reference` filter: a glob on the familiar name, with or without the tag.
+/// Docker's `reference` filter (distribution's `FamiliarMatch`): a glob on
+/// the familiar string (`name:tag`), or else on the familiar name alone.
 fn reference_matches(pattern: &str, familiar: &str) -> bool {
-    let (name, _) = familiar.rsplit_once(':').filter(|(n, t)| !t.contains('/') && !n.is_empty()).unwrap_or((familiar, ""));
-    if pattern.contains(':') { glob(pattern, familiar) } else { glob(pattern, name) }
+    let name = familiar.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map(|(n, _)| n).unwrap_or(familiar);
+    glob(pattern, familiar) || glob(pattern, name)
 }
 
 /// Shell-style glob with `*` and `?` where `*` does not cross `/` (Go's path.Match).

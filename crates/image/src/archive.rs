@@ -59,8 +59,9 @@ pub fn images(files: &HashMap<String, Vec<u8>>) -> Result<Vec<ArchiveImage>, Sto
     for desc in index["manifests"].as_array().into_iter().flatten() {
         let tag = desc.pointer("/annotations/io.containerd.image.name").or_else(|| desc.pointer("/annotations/org.opencontainers.image.ref.name"));
         let tags = match tag.and_then(Value::as_str) {
-            // A bare ref.name is only a tag, with no repository to put it on.
-            Some(t) if reference::Reference::parse_normalized(t).is_ok() => vec![normalise_tag(t)?],
+            // A bare ref.name ("latest", "alpine") is only a tag, with no
+            // repository to put it on: such images load untagged.
+            Some(t) if t.contains([':', '/']) && reference::Reference::parse_normalized(t).is_ok() => vec![normalise_tag(t)?],
             _ => vec![],
         };
         collect_manifest(files, desc, tags, &mut out, 0)?;

@@ -250,6 +250,11 @@ pub(crate) async fn create(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
         }
     }
     let changes = q.all("changes");
+    // Refuse bad changes before reading the body, as a plain 400.
+    let mut probe = serde_json::Map::new();
+    for c in &changes {
+        image::config::apply_change(&mut probe, c)?;
+    }
     let message = q.str("message").to_string();
     let reader: Box<dyn std::io::Read + Send> = if src == "-" {
         Box::new(BodyReader::spawn(req.into_body()))

@@ -153,7 +153,7 @@ pub async fn df(client: &Client, o: DfOpts) -> CmdResult {
         println!("\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED");
         return Ok(());
     }
-    let h = |n| api::units::human_size(n, 3);
+    let h = |n| api::units::human_size(n, 4);
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": active, "Size": h(total_size), "Reclaimable": format!("{}{}", h(reclaimable), pct(reclaimable, total_size))}),
         json!({"Type": "Containers", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
