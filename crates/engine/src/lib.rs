@@ -34,6 +34,8 @@ impl From<image::StoreError> for Error {
         match e {
             S::NotFound(_) => Error::NotFound(e.to_string()),
             S::Conflict(_) => Error::Conflict(e.to_string()),
+            // A layer that fails on our side (disk, permissions) is not the client's fault.
+            S::Layer(image::layer::LayerError::Io { .. }) => Error::Internal(e.to_string()),
             S::InvalidArchive(_) | S::InvalidChange(_) | S::Reference(_) | S::DigestMismatch { .. } | S::Layer(_) | S::InvalidDigest(_) | S::BlobNotFound(_) => {
                 Error::InvalidArgument(e.to_string())
             }
@@ -68,31 +70,46 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens (or creates) the state under `config.root`. Fails if another
+    /// Opens (or creates) the state under `config.root`, clears what
+    /// interrupted operations left, and collects garbage. Fails if another
     /// daemon holds the root.
     pub fn open(config: Config) -> Result<Arc<Self>> {
-        let internal = |what: &str, p: &Path, e: std::io::Error| Error::Internal(format!("{what} {}: {e}", p.display()));
-        std::fs::create_dir_all(&config.root).map_err(|e| internal("creating", &config.root, e))?;
         std::fs::create_dir_all(&config.exec_root).map_err(|e| internal("creating", &config.exec_root, e))?;
-        let lock_path = config.root.join("berth.lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| internal("opening", &lock_path, e))?;
-        if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-            return Err(Error::Conflict(format!(
-                "another berth daemon is already using {} (lock {} is held)",
-                config.root.display(),
-                lock_path.display()
-            )));
-        }
-        let db_path = config.root.join("metadata.db");
-        let db = redb::Database::create(&db_path).map_err(|e| Error::Internal(format!("opening {}: {e}", db_path.display())))?;
-        let images = image::ImageStore::open(&config.root, Arc::new(db))?;
-        // Whatever an interrupted operation left unreferenced goes now.
+        let (lock, db) = lock_root(&config.root)?;
+        let images = image::ImageStore::open(&config.root, db, true)?;
         images.gc()?;
         Ok(Arc::new(Self { config, images, events: Events::new(), _lock: lock }))
     }
+}
+
+/// Verifies a store that no daemon is using, changing nothing in it.
+pub fn check_root(root: &Path) -> Result<image::Check> {
+    let (_lock, db) = lock_root(root)?;
+    Ok(image::ImageStore::open(root, db, false)?.check()?)
+}
+
+fn internal(what: &str, p: &Path, e: std::io::Error) -> Error {
+    Error::Internal(format!("{what} {}: {e}", p.display()))
+}
+
+/// Takes the root's lock (one daemon per root) and opens its metadata database.
+fn lock_root(root: &Path) -> Result<(File, Arc<redb::Database>)> {
+    std::fs::create_dir_all(root).map_err(|e| internal("creating", root, e))?;
+    let lock_path = root.join("berth.lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| internal("opening", &lock_path, e))?;
+    if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        return Err(Error::Conflict(format!(
+            "another berth daemon is already using {} (lock {} is held)",
+            root.display(),
+            lock_path.display()
+        )));
+    }
+    let db_path = root.join("metadata.db");
+    let db = redb::Database::create(&db_path).map_err(|e| Error::Internal(format!("opening {}: {e}", db_path.display())))?;
+    Ok((lock, Arc::new(db)))
 }

@@ -64,13 +64,21 @@ impl Drop for Ingest {
 }
 
 impl ContentStore {
-    pub fn open(root: &Path) -> io::Result<Self> {
+    /// Opens the store; with `clear_ingest`, half-written blobs are removed
+    /// (whatever is in `ingest/` was never committed: a crash interrupted it).
+    pub fn open(root: &Path, clear_ingest: bool) -> io::Result<Self> {
         let blobs = fsutil::ensure_dir(root.join("blobs/sha256"))?;
         let ingest = root.join("ingest");
-        // Whatever is in ingest/ was never committed: a crash interrupted it.
-        fsutil::remove_tree(&ingest)?;
+        if clear_ingest {
+            fsutil::remove_tree(&ingest)?;
+        }
         let ingest = fsutil::ensure_dir(ingest)?;
         Ok(Self { blobs, ingest })
+    }
+
+    /// How many blobs are being (or were, before a crash) written.
+    pub fn ingesting(&self) -> usize {
+        fs::read_dir(&self.ingest).map(|rd| rd.count()).unwrap_or(0)
     }
 
     /// The path of a blob, which may or may not exist.

@@ -33,11 +33,18 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
 }
 
 impl SnapshotStore {
-    /// Opens the store; `staging` is emptied, since anything there was left by
-    /// an interrupted operation.
-    pub fn open(dir: PathBuf, staging: PathBuf) -> std::io::Result<Self> {
-        fsutil::remove_tree(&staging)?;
+    /// Opens the store; with `clear_staging`, `staging` is emptied, since
+    /// anything there was left by an interrupted operation.
+    pub fn open(dir: PathBuf, staging: PathBuf, clear_staging: bool) -> std::io::Result<Self> {
+        if clear_staging {
+            fsutil::remove_tree(&staging)?;
+        }
         Ok(Self { dir: fsutil::ensure_dir(dir)?, staging: fsutil::ensure_dir(staging)? })
+    }
+
+    /// How many layers are being (or were, before a crash) extracted.
+    pub fn staged(&self) -> usize {
+        fs::read_dir(&self.staging).map(|rd| rd.count()).unwrap_or(0)
     }
 
     pub fn path(&self, chain_id: &str) -> Result<PathBuf, StoreError> {

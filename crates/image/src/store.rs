@@ -71,6 +71,8 @@ pub struct Check {
     pub blobs: usize,
     pub snapshots: usize,
     pub images: usize,
+    /// Unfinished writes in the staging areas, removed at the next daemon start.
+    pub interrupted: usize,
     pub problems: Vec<String>,
 }
 
@@ -83,10 +85,13 @@ struct Staged {
 }
 
 impl ImageStore {
-    /// Opens the store under `root`, clearing what interrupted operations left.
-    pub fn open(root: &Path, db: Arc<redb::Database>) -> Result<Self, StoreError> {
-        let content = ContentStore::open(&root.join("content")).map_err(|e| StoreError::io(root, e))?;
-        let snapshots = SnapshotStore::open(root.join("snapshots"), root.join("staging"))
+    /// Opens the store under `root`. With `clear_interrupted`, what
+    /// interrupted operations left in the staging areas is removed (the
+    /// daemon does this at start; `system check` looks without touching).
+    pub fn open(root: &Path, db: Arc<redb::Database>, clear_interrupted: bool) -> Result<Self, StoreError> {
+        let content =
+            ContentStore::open(&root.join("content"), clear_interrupted).map_err(|e| StoreError::io(root, e))?;
+        let snapshots = SnapshotStore::open(root.join("snapshots"), root.join("staging"), clear_interrupted)
             .map_err(|e| StoreError::io(root, e))?;
         meta::init(&db)?;
         Ok(Self { content, snapshots, db, gc_lock: RwLock::new(()) })
@@ -183,7 +188,12 @@ impl ImageStore {
             }
         }
         let prefix = name.strip_prefix("sha256:").unwrap_or(name);
-        if !prefix.is_empty() && prefix.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        let hex_prefix = !prefix.is_empty() && prefix.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !hex_prefix {
+            // Neither an ID nor a valid reference: say why, as Docker does.
+            reference::Reference::parse_normalized(name)?;
+        }
+        if hex_prefix {
             let mut hits = Vec::new();
             for row in images.iter()? {
                 let (k, _) = row?;
@@ -248,9 +258,11 @@ impl ImageStore {
         let result = (|| {
             let mut tar = tar::Archive::new(input);
             let entries = tar.entries().map_err(|e| StoreError::InvalidArchive(e.to_string()))?;
+            let mut last = String::new();
             for entry in entries {
-                let mut entry = entry.map_err(|e| StoreError::InvalidArchive(format!("reading archive: {e}")))?;
+                let mut entry = entry.map_err(|e| archive_read_error(&last, e))?;
                 let path = archive_path(&entry.path_bytes());
+                last.clone_from(&path);
                 match entry.header().entry_type() {
                     tar::EntryType::Symlink | tar::EntryType::Link => {
                         if let Some(target) = entry.link_name_bytes() {
@@ -502,9 +514,11 @@ impl ImageStore {
         let pumped = pump(src, &mut ingest, tx, size, short, progress);
         let extracted = extractor.join().expect("layer extractor panicked");
         let result = (|| {
-            let written = pumped.map_err(|e| self.write_error(e, &dir, size))?;
-            let (compression, applied) = extracted?;
-            let _ = written;
+            pumped.map_err(|e| self.write_error(e, &dir, size))?;
+            let (compression, applied) = extracted.map_err(|e| match enospc_in(&e) {
+                true => self.write_error(io::Error::from_raw_os_error(libc::ENOSPC), &dir, size),
+                false => e,
+            })?;
             let (blob, _) = ingest.commit(&self.content, expected_blob).map_err(|e| match e {
                 StoreError::Io { source, path } => self.write_error(source, &path, size),
                 e => e,
@@ -536,8 +550,10 @@ impl ImageStore {
     /// Turns a failed write into [`StoreError::NoSpace`] when the disk is full.
     fn write_error(&self, e: io::Error, path: &Path, needed: u64) -> StoreError {
         if e.raw_os_error() == Some(libc::ENOSPC) {
-            let free = fsutil::free_bytes(path).unwrap_or(0);
-            return StoreError::NoSpace { path: path.to_path_buf(), needed, free };
+            // Name the directory: the file that failed is removed at once.
+            let dir = path.parent().unwrap_or(path);
+            let free = fsutil::free_bytes(dir).unwrap_or(0);
+            return StoreError::NoSpace { path: dir.to_path_buf(), needed, free };
         }
         StoreError::io(path, e)
     }
@@ -647,7 +663,7 @@ impl ImageStore {
     pub fn check(&self) -> Result<Check, StoreError> {
         let _shared = self.gc_lock.read().expect("gc lock poisoned");
         let snap = meta::read_all(&self.db)?;
-        let mut c = Check::default();
+        let mut c = Check { interrupted: self.content.ingesting() + self.snapshots.staged(), ..Check::default() };
         for blob in self.content.list()? {
             c.blobs += 1;
             if !self.content.verify(&blob)? {
@@ -748,6 +764,28 @@ impl Read for ChannelReader {
         self.pos += n;
         Ok(n)
     }
+}
+
+/// Whether a disk-full error lies anywhere in `e`'s chain of causes.
+fn enospc_in(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) == Some(libc::ENOSPC) {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// A failure to read the archive itself, worded for a user: the tar crate's
+/// own messages quote raw header bytes.
+fn archive_read_error(last: &str, e: io::Error) -> StoreError {
+    if last.is_empty() {
+        return StoreError::InvalidArchive("the input is not a tar archive (expected a docker save tarball or an OCI layout)".into());
+    }
+    let detail = if e.kind() == io::ErrorKind::UnexpectedEof { "the archive is truncated" } else { "corrupt tar header" };
+    StoreError::InvalidArchive(format!("{detail} after entry {last:?}"))
 }
 
 /// An archive member's path, without a leading `./` or `/`.

@@ -250,10 +250,14 @@ pub(crate) async fn create(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
         }
     }
     let changes = q.all("changes");
-    // Refuse bad changes before reading the body, as a plain 400.
+    // Refuse bad changes as a plain 400 before importing anything. The body
+    // is drained first: a client still sending it would see a broken pipe
+    // instead of our answer.
     let mut probe = serde_json::Map::new();
-    for c in &changes {
-        image::config::apply_change(&mut probe, c)?;
+    if let Err(e) = changes.iter().try_for_each(|c| image::config::apply_change(&mut probe, c)) {
+        let mut body = req.into_body();
+        while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {}
+        return Err(e.into());
     }
     let message = q.str("message").to_string();
     let reader: Box<dyn std::io::Read + Send> = if src == "-" {

@@ -164,13 +164,14 @@ pub async fn df(client: &Client, o: DfOpts) -> CmdResult {
     print_rows(o.format.as_deref(), "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", &headers, &rows)
 }
 
-/// Opens the store directly (taking the daemon's lock, so never under a live
-/// daemon), clears interrupted work, and verifies everything in it.
+/// Opens a stopped daemon's store directly (taking its lock, so never under a
+/// live daemon) and verifies everything in it, changing nothing.
 fn check(o: CheckOpts) -> CmdResult {
-    let engine = engine::Engine::open(engine::Config { root: o.root.clone(), exec_root: std::env::temp_dir().join("berth-check") })
-        .map_err(|e| Failure { message: format!("berth system check: {e}"), code: 1 })?;
-    let c = engine.images.check().map_err(|e| Failure { message: format!("berth system check: {e}"), code: 1 })?;
+    let c = engine::check_root(&o.root).map_err(|e| Failure { message: format!("berth system check: {e}"), code: 1 })?;
     println!("checked {} blobs, {} snapshots, {} images", c.blobs, c.snapshots, c.images);
+    if c.interrupted > 0 {
+        println!("{} interrupted writes in staging (removed when the daemon next starts)", c.interrupted);
+    }
     if c.problems.is_empty() {
         println!("store is consistent");
         Ok(())

@@ -15,6 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::mpsc;
 
 use rustix::fs::{
     self as rfs, AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid, XattrFlags,
@@ -61,9 +62,129 @@ pub struct Applied {
 /// will become an overlay lowerdir), hashing the stream as it goes and
 /// draining it to the end, so that the DiffID covers every byte.
 ///
+/// Everything happens on the calling thread; [`apply_pipelined`] reads,
+/// decompresses and hashes on a second one.
+///
 /// See the [module documentation](super) for the semantics. On error, `dest`
 /// holds a partial extraction and should be removed by the caller.
 pub fn apply(tar: impl Read, dest: &Path) -> Result<Applied, LayerError> {
+    let reader = BufReader::with_capacity(READ_BUFFER, HashingReader::new(tar));
+    let (x, unpacked_size, reader) = extract(reader, dest)?;
+    // Whatever the BufReader still holds has been hashed already; `finish`
+    // hashes the rest of the stream.
+    let (diff_id, tar_size, _) = reader.into_inner().finish().map_err(|e| x.stream_error(e))?;
+    x.finish()?;
+    Ok(Applied { diff_id, tar_size, unpacked_size })
+}
+
+/// [`apply`], with reading `tar` (which is where decompression happens, when
+/// it comes from [`decompress`](super::decompress)) and hashing moved to a
+/// second thread, so that they overlap with writing files. For a gzip layer
+/// this saves roughly the time spent writing: prefer it whenever the reader
+/// is `Send` and a second core is likely free.
+///
+/// If extraction fails, the reader thread stops at its next chunk boundary;
+/// this function returns once it has.
+pub fn apply_pipelined<R: Read + Send>(tar: R, dest: &Path) -> Result<Applied, LayerError> {
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(PIPE_DEPTH);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        let reader = std::thread::Builder::new()
+            .name("layer-read".into())
+            .spawn_scoped(scope, move || read_ahead(HashingReader::new(tar), full_tx, empty_rx))
+            .map_err(|e| LayerError::Io { context: "starting the layer reader thread".into(), source: e })?;
+        let chunks = Chunks { full: full_rx, empty: empty_tx, cur: Vec::new(), pos: 0, len: 0 };
+        let extracted = extract(chunks, dest).and_then(|(x, unpacked_size, mut chunks)| {
+            // Read to the end so that the reader thread hashes everything.
+            io::copy(&mut chunks, &mut io::sink()).map_err(|e| x.stream_error(e))?;
+            Ok((x, unpacked_size))
+        });
+        // On error this drops the receiver, which stops the reader thread.
+        let (x, unpacked_size) = extracted?;
+        let (diff_id, tar_size) = match reader.join() {
+            Ok(done) => done.map_err(|e| x.stream_error(e))?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        x.finish()?;
+        Ok(Applied { diff_id, tar_size, unpacked_size })
+    })
+}
+
+/// Size of the chunks the reader thread hands over, and how many may wait.
+const PIPE_CHUNK: usize = 1024 * 1024;
+const PIPE_DEPTH: usize = 4;
+
+/// The reader thread: fills chunks from `r` (hashing them) until the end of
+/// the stream, an error (sent on), or the receiver going away. Returns the
+/// digest and size at the end of the stream (an error otherwise, which the
+/// receiver has seen already or does not care about any more).
+fn read_ahead<R: Read>(
+    mut r: HashingReader<R>,
+    full: mpsc::SyncSender<io::Result<(Vec<u8>, usize)>>,
+    empty: mpsc::Receiver<Vec<u8>>,
+) -> io::Result<(String, u64)> {
+    let stopped = || io::Error::other("layer stream reading stopped early");
+    loop {
+        let mut buf = empty.try_recv().unwrap_or_else(|_| vec![0; PIPE_CHUNK]);
+        let mut n = 0;
+        while n < buf.len() {
+            match r.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = full.send(Err(e));
+                    return Err(stopped());
+                }
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        if full.send(Ok((buf, n))).is_err() {
+            return Err(stopped());
+        }
+    }
+    let (digest, count, _) = r.finish()?;
+    Ok((digest, count))
+}
+
+/// The receiving end of [`read_ahead`], as a reader.
+struct Chunks {
+    full: mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
+    empty: mpsc::Sender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    len: usize,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.len {
+            match self.full.recv() {
+                Ok(Ok((buf, len))) => {
+                    let done = std::mem::replace(&mut self.cur, buf);
+                    if !done.is_empty() {
+                        let _ = self.empty.send(done);
+                    }
+                    (self.pos, self.len) = (0, len);
+                }
+                Ok(Err(e)) => return Err(e),
+                // The sender is gone: end of stream.
+                Err(mpsc::RecvError) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.len - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Extracts every entry of the tar read from `r`; returns the extractor
+/// (for the directory times still to apply), the Docker-style unpacked size
+/// and the reader, positioned after the end-of-archive marker.
+fn extract<R: Read>(r: R, dest: &Path) -> Result<(Extractor, u64, R), LayerError> {
     let root = rfs::open(dest, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(
         |e| LayerError::Io {
             context: format!("opening layer directory {}", dest.display()),
@@ -71,7 +192,7 @@ pub fn apply(tar: impl Read, dest: &Path) -> Result<Applied, LayerError> {
         },
     )?;
     let mut x = Extractor::new(root);
-    let mut archive = tar::Archive::new(BufReader::with_capacity(READ_BUFFER, HashingReader::new(tar)));
+    let mut archive = tar::Archive::new(r);
     let mut unpacked_size = 0u64;
     let entries = archive.entries().map_err(|e| x.stream_error(e))?;
     for entry in entries {
@@ -79,12 +200,7 @@ pub fn apply(tar: impl Read, dest: &Path) -> Result<Applied, LayerError> {
         unpacked_size = unpacked_size.saturating_add(entry.size());
         x.entry(&mut entry)?;
     }
-    // Whatever the BufReader still holds has been hashed already; `finish`
-    // hashes the rest of the stream.
-    let hashing = archive.into_inner().into_inner();
-    let (diff_id, tar_size, _) = hashing.finish().map_err(|e| x.stream_error(e))?;
-    x.finish()?;
-    Ok(Applied { diff_id, tar_size, unpacked_size })
+    Ok((x, unpacked_size, archive.into_inner()))
 }
 
 /// What an entry asks for, once its name has been looked at.
@@ -280,8 +396,8 @@ impl Extractor {
     /// Header and PAX metadata of the current entry.
     fn meta<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<Meta, LayerError> {
         let h = e.header();
-        let uid = h.uid().map_err(|err| self.invalid(format!("bad uid field: {err}")))?;
-        let gid = h.gid().map_err(|err| self.invalid(format!("bad gid field: {err}")))?;
+        let uid = numeric_field(&h.as_old().uid).ok_or_else(|| self.invalid("bad uid field".to_string()))?;
+        let gid = numeric_field(&h.as_old().gid).ok_or_else(|| self.invalid("bad gid field".to_string()))?;
         let uid = id(uid).ok_or_else(|| self.invalid(format!("uid {uid} out of range")))?;
         let gid = id(gid).ok_or_else(|| self.invalid(format!("gid {gid} out of range")))?;
         let mode = h.mode().map_err(|err| self.invalid(format!("bad mode field: {err}")))? & 0o7777;
@@ -496,7 +612,7 @@ impl Extractor {
     }
 
     /// Applies the directory mtimes, deepest first.
-    fn finish(&mut self) -> Result<(), LayerError> {
+    fn finish(mut self) -> Result<(), LayerError> {
         self.dirs.clear();
         let mut dirs = std::mem::take(&mut self.dir_times);
         // Stable: a directory listed twice gets its last entry's time.
@@ -598,6 +714,27 @@ fn id(raw: u64) -> Option<u32> {
 
 /// Some of the tar crate's messages quote raw header bytes, which for
 /// garbage input makes them garbage too: replace those.
+/// A numeric header field as Go's archive/tar (and so Docker) reads it:
+/// base-256 when the high bit is set, else octal with NULs and spaces
+/// trimmed, where an empty field is 0. The tar crate refuses empty fields,
+/// which some writers (the tar crate's own `Header::new_ustar`) produce.
+fn numeric_field(raw: &[u8]) -> Option<u64> {
+    if raw.first().is_some_and(|b| b & 0x80 != 0) {
+        if raw[0] & 0x40 != 0 {
+            return None; // negative
+        }
+        return raw.iter().enumerate().try_fold(0u64, |acc, (i, b)| {
+            let b = if i == 0 { b & 0x7f } else { *b };
+            acc.checked_mul(256).map(|a| a + u64::from(b))
+        });
+    }
+    let text = std::str::from_utf8(raw).ok()?.trim_matches(|c| c == '\0' || c == ' ');
+    if text.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(text, 8).ok()
+}
+
 fn tidy(e: io::Error) -> io::Error {
     let msg = e.to_string();
     if msg.len() <= 200 && !msg.chars().any(|c| c == char::REPLACEMENT_CHARACTER || c.is_control()) {

@@ -45,7 +45,7 @@ mod tests;
 
 use std::io;
 
-pub use apply::{Applied, apply};
+pub use apply::{Applied, apply, apply_pipelined};
 pub use compress::{Compression, decompress, sniff};
 
 /// Why a layer could not be extracted.
