@@ -9,7 +9,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let usage = e.use_stderr();
+            let _ = e.print();
+            // Like docker: a bad flag or argument is the engine's error, 125.
+            return if usage { ExitCode::from(125) } else { ExitCode::SUCCESS };
+        }
+    };
     match args.command {
         cli::Command::Daemon(opts) => daemon::run(opts),
         command => cli::run(args.host, command),

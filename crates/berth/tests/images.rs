@@ -332,3 +332,54 @@ fn events_are_recorded_and_streamed_with_filters() {
     let _ = child.wait();
     assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "live:1");
 }
+
+/// `docker save | gzip` loads as Docker allows; a daemon also serves TCP on
+/// loopback when asked; bad flags exit 125 as with docker.
+#[test]
+fn compressed_archives_tcp_and_usage_errors() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = tmp.path().join("saved.tar");
+    ok(d.docker().arg("save").arg("-o").arg(&saved).arg("busybox:1.38.0-glibc"));
+    let gz = tmp.path().join("saved.tar.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    std::io::copy(&mut std::fs::File::open(&saved).unwrap(), &mut enc).unwrap();
+    enc.finish().unwrap();
+    ok(d.docker().args(["rmi", "busybox:1.38.0-glibc"]));
+    assert_eq!(ok(d.docker().arg("load").arg("-i").arg(&gz)).trim(), "Loaded image: busybox:1.38.0-glibc");
+
+    // A second daemon on TCP loopback (port picked by the kernel, then freed).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(harness::BERTH)
+        .arg("daemon")
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .arg("--exec-root")
+        .arg(dir.path().join("run"))
+        .arg("-H")
+        .arg(format!("tcp://127.0.0.1:{port}"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let host = format!("tcp://127.0.0.1:{port}");
+    let mut answered = false;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            answered = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let result = answered.then(|| harness::run(std::process::Command::new("docker").env("DOCKER_HOST", &host).arg("version").arg("--format").arg("{{.Server.Version}}")));
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = result.expect("daemon listens on TCP");
+    assert!(out.status.success(), "{out:?}");
+
+    let (code, err) = fails(d.berth().args(["images", "--bogus"]));
+    assert_eq!(code, 125, "{err}");
+    let (code, _) = fails(d.berth().args(["rmi"]));
+    assert_eq!(code, 125);
+}

@@ -69,7 +69,7 @@ impl Engine {
             .collect())
     }
 
-    pub fn load_images(&self, input: impl Read, progress: LoadProgress) -> Result<Vec<Loaded>> {
+    pub fn load_images(&self, input: impl Read + Send, progress: LoadProgress) -> Result<Vec<Loaded>> {
         let loaded = self.images.load(input, progress)?;
         for l in &loaded {
             let img = self.images.resolve(&l.id)?;

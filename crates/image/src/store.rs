@@ -249,13 +249,16 @@ impl ImageStore {
     // ---- load / import / save -----------------------------------------------
 
     /// Loads a `docker save` tarball or an OCI image layout tarball.
-    pub fn load(&self, input: impl Read, progress: LoadProgress) -> Result<Vec<Loaded>, StoreError> {
+    pub fn load(&self, input: impl Read + Send, progress: LoadProgress) -> Result<Vec<Loaded>, StoreError> {
         let _shared = self.gc_lock.read().expect("gc lock poisoned");
         let known = self.layers_by_blob()?;
         let mut docs: HashMap<String, Vec<u8>> = HashMap::new();
         let mut staged: HashMap<String, Staged> = HashMap::new();
         let mut links: HashMap<String, String> = HashMap::new();
         let result = (|| {
+            // `docker save | gzip` (or zstd, xz …) loads too, as with Docker.
+            let (_, input) = layer::decompress(BufReader::with_capacity(CHUNK, input))
+                .map_err(|e| StoreError::InvalidArchive(format!("reading archive: {e}")))?;
             let mut tar = tar::Archive::new(input);
             let entries = tar.entries().map_err(|e| StoreError::InvalidArchive(e.to_string()))?;
             let mut last = String::new();
