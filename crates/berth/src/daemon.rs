@@ -67,6 +67,9 @@ async fn serve(opts: DaemonOpts) -> anyhow::Result<()> {
             }
         }
     }
+    // Written after the sockets are bound, so a pid file means "serving".
+    let pid_file = opts.exec_root.join("berth.pid");
+    image::fsutil::write_atomic(&pid_file, std::process::id().to_string().as_bytes())?;
     tracing::info!(root = %opts.root.display(), hosts = ?hosts, "berth daemon serving API {}", api::API_VERSION);
     let shutdown = async {
         use tokio::signal::unix::{SignalKind, signal};
@@ -82,5 +85,6 @@ async fn serve(opts: DaemonOpts) -> anyhow::Result<()> {
     for s in sockets {
         let _ = std::fs::remove_file(s);
     }
+    let _ = std::fs::remove_file(pid_file);
     Ok(())
 }

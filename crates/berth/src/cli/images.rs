@@ -406,17 +406,22 @@ impl Meter {
         let done = Arc::new(AtomicU64::new(0));
         let d = done.clone();
         let on_tty = std::io::stderr().is_terminal();
+        let started = Instant::now();
+        let show = move |n: u64| {
+            let total = total.map(|t| format!("/{}", api::units::human_size(t, 4))).unwrap_or_default();
+            let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
+            eprint!("\r\x1b[2K{label} {}{total} ({}/s)", api::units::human_size(n, 4), api::units::human_size(rate as u64, 3));
+        };
+        if on_tty {
+            show(0);
+        }
         let stop = tokio::spawn(async move {
             if !on_tty {
                 return;
             }
-            let started = Instant::now();
             loop {
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                let n = d.load(Ordering::Relaxed);
-                let total = total.map(|t| format!("/{}", api::units::human_size(t, 4))).unwrap_or_default();
-                let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
-                eprint!("\r\x1b[2K{label} {}{total} ({}/s)", api::units::human_size(n, 4), api::units::human_size(rate as u64, 3));
+                show(d.load(Ordering::Relaxed));
             }
         });
         Self { done, stop }

@@ -396,12 +396,14 @@ impl Extractor {
     /// Header and PAX metadata of the current entry.
     fn meta<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<Meta, LayerError> {
         let h = e.header();
-        let uid = numeric_field(&h.as_old().uid).ok_or_else(|| self.invalid("bad uid field".to_string()))?;
-        let gid = numeric_field(&h.as_old().gid).ok_or_else(|| self.invalid("bad gid field".to_string()))?;
+        let uid = numeric_field(&h.as_old().uid).ok_or_else(|| self.invalid("bad uid field"))?;
+        let gid = numeric_field(&h.as_old().gid).ok_or_else(|| self.invalid("bad gid field"))?;
         let uid = id(uid).ok_or_else(|| self.invalid(format!("uid {uid} out of range")))?;
         let gid = id(gid).ok_or_else(|| self.invalid(format!("gid {gid} out of range")))?;
-        let mode = h.mode().map_err(|err| self.invalid(format!("bad mode field: {err}")))? & 0o7777;
-        let header_mtime = h.mtime();
+        let mode = numeric_field(&h.as_old().mode).ok_or_else(|| self.invalid("bad mode field"))? & 0o7777;
+        let raw_mtime = &h.as_old().mtime;
+        // A negative (base-256) mtime is before the epoch: the epoch, below.
+        let header_mtime = if raw_mtime[0] & 0xc0 == 0xc0 { Some(0) } else { numeric_field(raw_mtime) };
 
         let mut mtime = None;
         self.xattrs.clear();
@@ -418,6 +420,13 @@ impl Extractor {
                         path: lossy(&self.name),
                         problem: format!("malformed PAX mtime {:?}", lossy(rec.value_bytes())),
                     })?);
+                } else if key.starts_with(b"GNU.sparse.") {
+                    // PAX-format sparse files (GNU tar --sparse --format=pax)
+                    // would come out as their raw encoding: refuse them.
+                    return Err(LayerError::Invalid {
+                        path: lossy(&self.name),
+                        problem: "PAX-format sparse files are not supported".into(),
+                    });
                 } else if let Some(name) = key.strip_prefix(PAX_XATTR_PREFIX) {
                     if name.starts_with(OVERLAY_XATTR_PREFIX) {
                         tracing::debug!(entry = %lossy(&self.name), xattr = %lossy(name), "dropping overlay xattr from layer");
@@ -436,7 +445,7 @@ impl Extractor {
         let (secs, nanos) = match mtime {
             Some(t) => t,
             None => {
-                let secs = header_mtime.map_err(|err| self.invalid(format!("bad mtime field: {err}")))?;
+                let secs = header_mtime.ok_or_else(|| self.invalid("bad mtime field"))?;
                 (i64::try_from(secs).unwrap_or(i64::MAX), 0)
             }
         };
@@ -445,7 +454,7 @@ impl Extractor {
         Ok(Meta {
             uid: Uid::from_raw(uid),
             gid: Gid::from_raw(gid),
-            mode: Mode::from_raw_mode(mode),
+            mode: Mode::from_raw_mode((mode & 0o7777) as u32),
             times: Timestamps { last_access: t, last_modification: t },
         })
     }
@@ -536,12 +545,7 @@ impl Extractor {
                 let (file_type, dev) = match kind {
                     Kind::Fifo => (FileType::Fifo, 0),
                     _ => {
-                        let h = e.header();
-                        let major =
-                            h.device_major().map_err(|e| self.invalid(format!("bad device major: {e}")))?;
-                        let minor =
-                            h.device_minor().map_err(|e| self.invalid(format!("bad device minor: {e}")))?;
-                        let dev = rfs::makedev(major.unwrap_or(0), minor.unwrap_or(0));
+                        let dev = device(e.header()).ok_or_else(|| self.invalid("bad device number"))?;
                         let t = if kind == Kind::Char {
                             FileType::CharacterDevice
                         } else {
@@ -712,8 +716,6 @@ fn id(raw: u64) -> Option<u32> {
     u32::try_from(raw).ok().filter(|&v| v != u32::MAX)
 }
 
-/// Some of the tar crate's messages quote raw header bytes, which for
-/// garbage input makes them garbage too: replace those.
 /// A numeric header field as Go's archive/tar (and so Docker) reads it:
 /// base-256 when the high bit is set, else octal with NULs and spaces
 /// trimmed, where an empty field is 0. The tar crate refuses empty fields,
@@ -735,6 +737,23 @@ fn numeric_field(raw: &[u8]) -> Option<u64> {
     u64::from_str_radix(text, 8).ok()
 }
 
+/// The device number of a character or block device entry (0 in a V7
+/// header, which has no such fields).
+fn device(h: &tar::Header) -> Option<rfs::Dev> {
+    let (major, minor) = if let Some(u) = h.as_ustar() {
+        (&u.dev_major, &u.dev_minor)
+    } else if let Some(g) = h.as_gnu() {
+        (&g.dev_major, &g.dev_minor)
+    } else {
+        return Some(0);
+    };
+    let major = u32::try_from(numeric_field(major)?).ok()?;
+    let minor = u32::try_from(numeric_field(minor)?).ok()?;
+    Some(rfs::makedev(major, minor))
+}
+
+/// Some of the tar crate's messages quote raw header bytes, which for
+/// garbage input makes them garbage too: replace those.
 fn tidy(e: io::Error) -> io::Error {
     let msg = e.to_string();
     if msg.len() <= 200 && !msg.chars().any(|c| c == char::REPLACEMENT_CHARACTER || c.is_control()) {
@@ -888,10 +907,13 @@ fn resolve_parent(root: BorrowedFd<'_>, path: &[u8]) -> Result<OwnedFd, Resolve>
             Err(Errno::EXIST) => return Err(Resolve::Dangling(end)),
             Err(e) => return Err(Resolve::Io("creating a parent directory", e.into())),
         }
-        // Undo the umask.
-        rfs::chmodat(dirfd, comp, Mode::from_raw_mode(0o755), AtFlags::empty())
-            .map_err(|e| Resolve::Io("creating a parent directory", e.into()))?;
         let fd = open_dir_nofollow(dirfd, comp)
+            .map_err(|e| Resolve::Io("creating a parent directory", e.into()))?;
+        // Undo the umask, and the group a setgid parent would impose.
+        rfs::fchmod(&fd, Mode::from_raw_mode(0o755))
+            .and_then(|()| {
+                rfs::fchown(&fd, Some(rustix::process::geteuid()), Some(rustix::process::getegid()))
+            })
             .map_err(|e| Resolve::Io("creating a parent directory", e.into()))?;
         cur = Some(fd);
     }
@@ -1109,6 +1131,18 @@ mod unit {
         for bad in [&b""[..], b".5", b"1.2.3", b"abc", b"1e9", b"-", b" 1"] {
             assert_eq!(parse_pax_time(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn numeric_fields_as_go_reads_them() {
+        assert_eq!(numeric_field(b"0000644\0"), Some(0o644));
+        assert_eq!(numeric_field(b"  644 \0\0"), Some(0o644));
+        assert_eq!(numeric_field(b"\0\0\0\0\0\0\0\0"), Some(0));
+        assert_eq!(numeric_field(b"        "), Some(0));
+        assert_eq!(numeric_field(&[0x80, 0, 0, 0, 0, 0, 1, 0]), Some(256));
+        assert_eq!(numeric_field(&[0xff; 8]), None);
+        assert_eq!(numeric_field(b"0000z44\0"), None);
+        assert_eq!(numeric_field(b"0000984\0"), None);
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //!   `RESOLVE_IN_ROOT`, so a symlink from an earlier entry (`evil -> /etc`,
 //!   `evil -> ../../..`) that a later entry writes through lands inside the
 //!   destination, exactly as if the extraction ran chrooted. Missing parent
-//!   directories are created (mode 0755, owned by root).
+//!   directories are created (mode 0755, owned by the extracting user:
+//!   root).
 //! * Regular files are written sparse (all-zero 4 KiB blocks are skipped),
 //!   including GNU sparse entries. Directories merge with an existing
 //!   directory; any other existing node at an entry's path is replaced.

@@ -376,6 +376,23 @@ fn extracts_files_dirs_links_and_fifos() {
 }
 
 #[test]
+fn empty_numeric_fields_read_as_zero() {
+    // Some writers leave mode/mtime/device fields empty (all NUL); Go, and
+    // so Docker, reads them as 0.
+    let fx = Fx::new();
+    let mut h = Tar::header(EntryType::Regular, b"f", 1);
+    h.as_old_mut().mode = [0; 8];
+    h.as_old_mut().mtime = [0; 12];
+    let mut fifo = Tar::header(EntryType::Fifo, b"p", 0);
+    fifo.as_gnu_mut().unwrap().dev_major = [0; 8];
+    fifo.as_gnu_mut().unwrap().dev_minor = [b' '; 8];
+    fx.apply(&Tar::new().raw(h, b"x").raw(fifo, b"").bytes()).unwrap();
+    let md = fs::symlink_metadata(fx.p("f")).unwrap();
+    assert_eq!((md.mode() & 0o7777, md.mtime()), (0, 0));
+    assert!(fs::symlink_metadata(fx.p("p")).unwrap().file_type().is_fifo());
+}
+
+#[test]
 fn long_names_and_pax_mtime() {
     let fx = Fx::new();
     let long = format!("{}/file", "sub".repeat(60));
@@ -534,6 +551,11 @@ fn ownership_modes_devices_and_xattrs() {
             owned(h);
             h.set_link_name_literal("suid").unwrap();
         })
+        .entry(EntryType::Directory, "sg/", b"", |h| {
+            h.set_gid(5678);
+            h.set_mode(0o2775);
+        })
+        .file("sg/implicit/f", b"")
         .entry(EntryType::Char, "dev/null", b"", |h| {
             h.set_uid(0);
             h.set_gid(0);
@@ -566,6 +588,11 @@ fn ownership_modes_devices_and_xattrs() {
     assert_eq!((link.uid(), link.gid()), (1234, 5678));
     assert_eq!(lgetxattr(&fx.p("dir/link"), "trusted.link").as_deref(), Some(&b"l"[..]));
     assert_eq!(lgetxattr(&fx.p("dir/suid"), "trusted.link"), None, "xattr went through the link");
+
+    let sg = fs::symlink_metadata(fx.p("sg")).unwrap();
+    assert_eq!((sg.gid(), sg.mode() & 0o7777), (5678, 0o2775));
+    let implicit = fs::symlink_metadata(fx.p("sg/implicit")).unwrap();
+    assert_eq!((implicit.uid(), implicit.gid(), implicit.mode() & 0o7777), (0, 0, 0o755));
 
     let null = fs::symlink_metadata(fx.p("dev/null")).unwrap();
     assert!(null.file_type().is_char_device());
@@ -838,6 +865,12 @@ fn garbage_and_truncated_tars_fail() {
     assert!(matches!(err, LayerError::Unsupported { kind: 'V', .. }), "{err}");
     let fx = Fx::new();
     let tar = Tar::new().entry(EntryType::Regular, "f", b"", |h| h.set_uid(u32::MAX.into())).bytes();
+    let err = fx.apply(&tar[..]).unwrap_err();
+    eprintln!("{err}");
+    assert!(matches!(err, LayerError::Invalid { .. }), "{err}");
+    let fx = Fx::new();
+    let tar =
+        Tar::new().pax(&[("GNU.sparse.major", b"1"), ("GNU.sparse.minor", b"0")]).file("s", b"").bytes();
     let err = fx.apply(&tar[..]).unwrap_err();
     eprintln!("{err}");
     assert!(matches!(err, LayerError::Invalid { .. }), "{err}");
