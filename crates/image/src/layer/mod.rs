@@ -6,6 +6,22 @@
 //! decoder; [`apply`] then extracts the uncompressed tar into an empty
 //! staging directory, hashing every byte it reads so that the returned
 //! [`Applied::diff_id`] can be checked against the image config's `rootfs`.
+//! [`apply_pipelined`] does the same with reading (so decompression) and
+//! hashing on a second thread; it is the faster choice for compressed
+//! layers (about 20% for gzip).
+//!
+//! ```no_run
+//! # fn f(blob: std::fs::File, staging: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+//! let blob = std::io::BufReader::with_capacity(256 * 1024, blob);
+//! let (_compression, tar) = image::layer::decompress(blob)?;
+//! let applied = image::layer::apply_pipelined(tar, staging)?;
+//! println!("{} ({} bytes unpacked)", applied.diff_id, applied.unpacked_size);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Requires Linux 5.6 or later (`openat2`), and root (or the matching
+//! capabilities) for ownership, device nodes and `trusted.*` xattrs.
 //!
 //! # Semantics
 //!
@@ -22,7 +38,7 @@
 //!   directories are created (mode 0755, owned by the extracting user:
 //!   root).
 //! * Regular files are written sparse (all-zero 4 KiB blocks are skipped),
-//!   including GNU sparse entries. Directories merge with an existing
+//!   including old-GNU sparse entries (PAX-format sparse files are refused). Directories merge with an existing
 //!   directory; any other existing node at an entry's path is replaced.
 //!   Symlinks, hard links (target resolved inside the destination; it must
 //!   exist and not be a directory), character and block devices and fifos
@@ -33,8 +49,12 @@
 //! * Whiteouts are converted to overlayfs form: `.wh.NAME` becomes a 0/0
 //!   character device `NAME` (owned as the header says), `.wh..wh..opq`
 //!   marks its directory with `trusted.overlay.opaque=y`, other `.wh..wh.*`
-//!   names (AUFS metadata) are ignored. `trusted.overlay.*` xattrs carried in
+//!   names (AUFS metadata, including everything under `.wh..wh.plnk/`) are
+//!   ignored. `trusted.overlay.*` xattrs carried in
 //!   the tar itself are dropped, so a layer cannot forge overlay redirects.
+//! * Numeric header fields are read as Go's `archive/tar` reads them (empty
+//!   means 0); mtimes outside 1970..2242 become the epoch, as Docker's
+//!   `boundTime` does; `(uid_t)-1` and larger ids are refused.
 //! * Hostile input fails with a [`LayerError`] naming the entry and never
 //!   writes outside the destination. On error the caller removes the staging
 //!   directory; nothing inside it is rolled back.
