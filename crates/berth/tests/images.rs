@@ -383,3 +383,30 @@ fn compressed_archives_tcp_and_usage_errors() {
     let (code, _) = fails(d.berth().args(["rmi"]));
     assert_eq!(code, 125);
 }
+
+/// `import URL`: the daemon downloads the tarball (here from a loopback HTTP
+/// server the test starts); SIGTERM stops the daemon cleanly.
+#[test]
+fn import_from_a_url_and_graceful_shutdown() {
+    let mut d = Daemon::start();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let body = std::fs::read(fixture(ALPINE_ROOTFS)).unwrap();
+    let server = std::thread::spawn(move || {
+        use std::io::Write;
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut req = [0u8; 4096];
+        let n = conn.read(&mut req).unwrap();
+        assert!(String::from_utf8_lossy(&req[..n]).starts_with("GET /alpine.tar.gz "));
+        write!(conn, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
+        conn.write_all(&body).unwrap();
+    });
+    let id = ok(d.docker().args(["import", &format!("http://127.0.0.1:{port}/alpine.tar.gz"), "alpine:url"]));
+    server.join().unwrap();
+    assert_eq!(inspect(&d, "alpine:url")["Id"], id.trim());
+
+    let status = d.stop();
+    assert!(status.success(), "daemon exit on SIGTERM: {status}");
+    assert!(!d.socket.exists(), "socket removed on shutdown");
+    assert!(!d.exec_root.join("berth.pid").exists(), "pid file removed on shutdown");
+}
