@@ -25,6 +25,11 @@ pub enum Endpoint {
     ImageHistory(String),
     ImageTag(String),
     ImageDelete(String),
+    ContainersCreate,
+    ContainersList,
+    ContainerInspect(String),
+    ContainerRename(String),
+    ContainerDelete(String),
 }
 
 /// A routed request: the endpoint and the API version the client asked for.
@@ -77,6 +82,19 @@ pub fn route(method: &Method, raw_path: &str) -> Result<Route, ApiError> {
         (&Method::POST, "/images/create") => E::ImagesCreate,
         (&Method::POST, "/images/prune") => E::ImagesPrune,
         (&Method::GET, "/images/get") => E::ImagesSave,
+        (&Method::POST, "/containers/create") => E::ContainersCreate,
+        (&Method::GET, "/containers/json") => E::ContainersList,
+        (m, p) if p.starts_with("/containers/") => {
+            let rest = &p["/containers/".len()..];
+            let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+            let id = id.to_string();
+            match (m, action) {
+                (&Method::DELETE, "") => E::ContainerDelete(id),
+                (&Method::GET, "json") => E::ContainerInspect(id),
+                (&Method::POST, "rename") => E::ContainerRename(id),
+                _ => return Err(not_found()),
+            }
+        }
         (m, p) if p.starts_with("/images/") => {
             let rest = &p["/images/".len()..];
             let (name, action) = rest.rsplit_once('/').unwrap_or((rest, ""));
@@ -113,6 +131,11 @@ mod tests {
             (Method::GET, "/v1.41/images/busybox/get", E::ImageSave("busybox".into()), (1, 41)),
             (Method::GET, "/v1.41/images/busybox/history", E::ImageHistory("busybox".into()), (1, 41)),
             (Method::POST, "/v1.24/images/load", E::ImagesLoad, (1, 24)),
+            (Method::POST, "/v1.41/containers/create", E::ContainersCreate, (1, 41)),
+            (Method::GET, "/v1.41/containers/json", E::ContainersList, (1, 41)),
+            (Method::GET, "/v1.41/containers/c1/json", E::ContainerInspect("c1".into()), (1, 41)),
+            (Method::POST, "/v1.41/containers/c1/rename", E::ContainerRename("c1".into()), (1, 41)),
+            (Method::DELETE, "/v1.41/containers/c1", E::ContainerDelete("c1".into()), (1, 41)),
         ];
         for (m, p, want, v) in cases {
             let r = route(m, p).unwrap_or_else(|e| panic!("{m} {p}: {e}"));

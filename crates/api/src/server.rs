@@ -112,6 +112,11 @@ async fn dispatch(engine: Arc<engine::Engine>, route: Route, req: Request<Incomi
         E::ImageHistory(name) => handlers::images::history(&ctx, &name).await,
         E::ImageTag(name) => handlers::images::tag(&ctx, &name, &Query::of(&req)).await,
         E::ImageDelete(name) => handlers::images::delete(&ctx, &name, &Query::of(&req)).await,
+        E::ContainersCreate => handlers::containers::create(&ctx, req).await,
+        E::ContainersList => handlers::containers::list(&ctx, &Query::of(&req)).await,
+        E::ContainerInspect(id) => handlers::containers::inspect(&ctx, &id).await,
+        E::ContainerRename(id) => handlers::containers::rename(&ctx, &id, &Query::of(&req)).await,
+        E::ContainerDelete(id) => handlers::containers::delete(&ctx, &id, &Query::of(&req)).await,
     }
 }
 

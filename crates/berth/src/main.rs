@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! `berth`: the CLI, and (as `berth daemon`) the daemon serving the Docker
 //! Engine API. One binary plays every part; each part lives in its own crate.
 

@@ -126,9 +126,31 @@ impl Engine {
         let img = self.resolve_image(name)?;
         let by_reference = Reference::parse_normalized(name).is_ok() && !is_id_like(name, &img.id);
         let mut out = Vec::new();
+        // An image a container uses is never deleted (its layers are the
+        // container's lowerdirs); at most its names go, with force.
+        let users = self.containers_using(&img.id);
+        if let Some(running) = users.iter().find(|c| c.state.status.is_active()) {
+            if !by_reference || (img.repo_tags.len() <= 1 && img.repo_digests.is_empty()) {
+                return Err(Error::Conflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+                    short_id(&img.id),
+                    running.short_id()
+                )));
+            }
+        }
         if by_reference {
             let r = Reference::parse_normalized(name)?;
             let key = if r.digest().is_some() { r.clone() } else { r.clone().with_default_tag() };
+            let last = img.repo_tags.len() <= 1;
+            if last && !force {
+                if let Some(c) = users.first() {
+                    return Err(Error::Conflict(format!(
+                        "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
+                        c.short_id(),
+                        short_id(&img.id)
+                    )));
+                }
+            }
             if self.images.untag(&key.to_string())? {
                 out.push(DeleteItem::Untagged(key.familiar_string()));
                 self.image_event("untag", &img.id, &img.id, img.config.labels());
@@ -137,6 +159,12 @@ impl Engine {
             if !left.repo_tags.is_empty() || (!left.repo_digests.is_empty() && left.record.manifest.is_none()) {
                 return Ok(out);
             }
+        } else if let (Some(c), false) = (users.first(), force) {
+            return Err(Error::Conflict(format!(
+                "conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
+                short_id(&img.id),
+                c.short_id()
+            )));
         } else if img.repo_tags.len() > 1 && !force {
             return Err(Error::Conflict(format!(
                 "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
@@ -154,6 +182,9 @@ impl Engine {
                 out.push(DeleteItem::Untagged(t.clone()));
                 self.image_event("untag", &img.id, &img.id, img.config.labels());
             }
+        }
+        if !users.is_empty() {
+            return Ok(out);
         }
         out.extend(self.images.remove_image(&img.id)?);
         self.image_event("delete", &img.id, &img.id, img.config.labels());
@@ -177,6 +208,7 @@ impl Engine {
         let mut pruned = Pruned::default();
         for img in self.images.list()? {
             if (dangling_only && !img.repo_tags.is_empty())
+                || !self.containers_using(&img.id).is_empty()
                 || !labels_pass(&img, filters)
                 || until.is_some_and(|u| img.config.created_unix() >= u)
             {

@@ -3,6 +3,7 @@
 //! expect of it (which deletions conflict, what a filter matches), with no
 //! knowledge of HTTP or of Docker's JSON wire shapes.
 
+pub mod containers;
 pub mod events;
 pub mod filters;
 pub mod images;
@@ -65,6 +66,8 @@ pub struct Engine {
     pub config: Config,
     pub images: image::ImageStore,
     pub events: Events,
+    pub(crate) containers: containers::Containers,
+    pub(crate) db: Arc<redb::Database>,
     /// Held for the engine's lifetime: one daemon per root.
     _lock: File,
 }
@@ -76,9 +79,10 @@ impl Engine {
     pub fn open(config: Config) -> Result<Arc<Self>> {
         std::fs::create_dir_all(&config.exec_root).map_err(|e| internal("creating", &config.exec_root, e))?;
         let (lock, db) = lock_root(&config.root)?;
-        let images = image::ImageStore::open(&config.root, db, true)?;
+        let images = image::ImageStore::open(&config.root, db.clone(), true)?;
         images.gc()?;
-        Ok(Arc::new(Self { config, images, events: Events::new(), _lock: lock }))
+        let containers = Self::load_containers(&db)?;
+        Ok(Arc::new(Self { config, images, events: Events::new(), containers, db, _lock: lock }))
     }
 }
 

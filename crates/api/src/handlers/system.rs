@@ -61,6 +61,10 @@ fn cgroup_version() -> &'static str {
 
 pub(crate) async fn info(ctx: &Ctx) -> HandlerResult {
     let images = ctx.blocking(|e| Ok(e.images.list()?.len())).await?;
+    let containers = ctx.engine.list_containers();
+    let count = |s: engine::containers::Status| containers.iter().filter(|c| c.state.status == s).count();
+    let running = count(engine::containers::Status::Running);
+    let paused = count(engine::containers::Status::Paused);
     let uname = rustix::system::uname();
     let mem_total = std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -74,7 +78,8 @@ pub(crate) async fn info(ctx: &Ctx) -> HandlerResult {
     let root = ctx.engine.config.root.display().to_string();
     json(&json!({
         "ID": machine_id(),
-        "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0,
+        "Containers": containers.len(), "ContainersRunning": running, "ContainersPaused": paused,
+        "ContainersStopped": containers.len() - running - paused,
         "Images": images,
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],

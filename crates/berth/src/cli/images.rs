@@ -159,7 +159,7 @@ pub struct ImportOpts {
 pub async fn image(client: &Client, c: ImageCommand) -> CmdResult {
     match c {
         ImageCommand::Ls(o) => list(client, o).await,
-        ImageCommand::Inspect(o) => inspect(client, o).await,
+        ImageCommand::Inspect(o) => inspect_kind(client, o, Some("image")).await,
         ImageCommand::History(o) => history(client, o).await,
         ImageCommand::Tag(o) => tag(client, o).await,
         ImageCommand::Rm(o) => rmi(client, o).await,
@@ -278,19 +278,44 @@ fn split_tag(t: &str) -> (&str, &str) {
 }
 
 pub async fn inspect(client: &Client, o: InspectOpts) -> CmdResult {
-    if let Some(k) = &o.kind {
-        if k != "image" {
-            return Err(Failure { message: format!("\"{k}\" is not a valid value for --type"), code: 1 });
-        }
-    }
+    let kind = o.kind.clone();
+    inspect_kind(client, o, kind.as_deref()).await
+}
+
+/// `inspect`: each name is looked up as the given kind, or else as a
+/// container and then as an image, as docker does.
+pub async fn inspect_kind(client: &Client, o: InspectOpts, kind: Option<&str>) -> CmdResult {
+    let kinds: &[&str] = match kind {
+        None => &["container", "image"],
+        Some("container") => &["container"],
+        Some("image") => &["image"],
+        Some(k) => return Err(Failure { message: format!("\"{k}\" is not a valid value for --type"), code: 1 }),
+    };
     let mut found = Vec::new();
     let mut errors = Vec::new();
-    for n in &o.names {
-        match client.get_json(&format!("/images/{}/json", url_encode(n))).await {
-            Ok(v) => found.push(v),
-            Err(ClientError::Daemon { status, .. }) if status == 404 => errors.push(format!("Error: No such object: {n}")),
-            Err(e) => errors.push(e.to_string()),
+    'names: for n in &o.names {
+        for k in kinds {
+            let path = match *k {
+                "container" => format!("/containers/{}/json", url_encode(n)),
+                _ => format!("/images/{}/json", url_encode(n)),
+            };
+            match client.get_json(&path).await {
+                Ok(v) => {
+                    found.push(v);
+                    continue 'names;
+                }
+                Err(ClientError::Daemon { status, .. }) if status == 404 => {}
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue 'names;
+                }
+            }
         }
+        errors.push(match kind {
+            Some("image") => format!("Error response from daemon: No such image: {n}"),
+            Some("container") => format!("Error response from daemon: No such container: {n}"),
+            _ => format!("Error: No such object: {n}"),
+        });
     }
     match &o.format {
         Some(f) => {

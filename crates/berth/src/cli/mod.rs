@@ -1,6 +1,7 @@
 //! The `berth` command line: Docker's commands, flags, output and exit codes,
 //! as a client of the daemon's Engine API.
 
+mod containers;
 mod images;
 mod output;
 mod system;
@@ -27,6 +28,18 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon serving the Docker Engine API
     Daemon(DaemonOpts),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(containers::RunFlags),
+    /// List containers
+    Ps(containers::PsOpts),
+    /// Remove one or more containers
+    Rm(containers::RmOpts),
+    /// Rename a container
+    Rename(containers::RenameOpts),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(containers::ContainerCommand),
     /// List images
     Images(images::ListOpts),
     /// Manage images
@@ -105,6 +118,11 @@ async fn dispatch(client: &Client, command: Command) -> CmdResult {
     use Command as C;
     match command {
         C::Daemon(_) => unreachable!("handled in main"),
+        C::Create(f) => containers::create(client, f).await,
+        C::Ps(o) => containers::ps(client, o).await,
+        C::Rm(o) => containers::rm(client, o).await,
+        C::Rename(o) => containers::rename(client, o).await,
+        C::Container(c) => containers::container(client, c).await,
         C::Images(o) => images::list(client, o).await,
         C::Image(c) => images::image(client, c).await,
         C::Inspect(o) => images::inspect(client, o).await,
@@ -166,4 +184,13 @@ async fn autostart(client: &Client) -> Result<(), Failure> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err(Failure { message: format!("the daemon did not come up; see {}", log_path.display()), code: 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -1,0 +1,169 @@
+//! `/containers/*`.
+
+use bytes::Bytes;
+use engine::containers::{Container, CreateRequest, Status};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use serde_json::{Value, json};
+
+use crate::server::{Ctx, HandlerResult, Query, json, json_status};
+use crate::ApiError;
+
+/// Bodies larger than this are refused: a container config is a few KiB.
+const MAX_JSON_BODY: usize = 4 << 20;
+
+/// Reads a JSON request body, with Docker's 400 for anything that is not JSON.
+pub(crate) async fn json_body(req: Request<Incoming>) -> Result<Value, ApiError> {
+    let body = http_body_util::Limited::new(req.into_body(), MAX_JSON_BODY)
+        .collect()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?
+        .to_bytes();
+    if body.is_empty() {
+        return Err(ApiError::bad_request("invalid JSON: the request body is empty"));
+    }
+    serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
+pub(crate) async fn create(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
+    let q = Query::of(&req);
+    let name = q.get("name").map(str::to_string);
+    let mut body = json_body(req).await?;
+    let host_config = body.as_object_mut().and_then(|o| o.remove("HostConfig")).unwrap_or(Value::Null);
+    let host_config = if host_config.is_null() { Default::default() } else {
+        serde_json::from_value(host_config).map_err(|e| ApiError::bad_request(format!("invalid HostConfig: {e}")))?
+    };
+    if let Some(o) = body.as_object_mut() {
+        o.remove("NetworkingConfig");
+    }
+    let config = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("invalid container config: {e}")))?;
+    let c = ctx.blocking(move |e| Ok(e.create_container(CreateRequest { name, config, host_config })?)).await?;
+    Ok(json_status(StatusCode::CREATED, &json!({"Id": c.id, "Warnings": []})))
+}
+
+pub(crate) async fn list(ctx: &Ctx, q: &Query) -> HandlerResult {
+    let filters = q.filters()?;
+    let all = q.bool("all");
+    let limit: usize = q.get("limit").and_then(|l| l.parse::<i64>().ok()).filter(|l| *l > 0).map(|l| l as usize).unwrap_or(usize::MAX);
+    let list = ctx.engine.filter_containers(all, &filters)?;
+    json(&Value::Array(list.iter().take(limit).map(summary).collect()))
+}
+
+/// `docker ps`'s COMMAND: the path and arguments, quoting those that need it.
+fn command(c: &Container) -> String {
+    c.config
+        .argv()
+        .iter()
+        .map(|a| if a.is_empty() || a.contains(|ch: char| ch.is_whitespace() || "'\"$;&|<>()`\\".contains(ch)) { format!("'{}'", a.replace('\'', "'\\''")) } else { a.clone() })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Docker's STATUS column: `Up 5 seconds`, `Exited (0) 3 minutes ago`, `Created`.
+pub(crate) fn status_text(c: &Container) -> String {
+    let ago = |t: &str| {
+        let secs = image::config::parse_rfc3339(t).map(|t| time::OffsetDateTime::now_utc().unix_timestamp() - t).unwrap_or(0);
+        crate::units::human_duration(secs)
+    };
+    match c.state.status {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}", ago(&c.state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", ago(&c.state.started_at)),
+        Status::Restarting => format!("Restarting ({}) {} ago", c.state.exit_code, ago(&c.state.finished_at)),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Exited => format!("Exited ({}) {} ago", c.state.exit_code, ago(&c.state.finished_at)),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+fn summary(c: &Container) -> Value {
+    json!({
+        "Id": c.id,
+        "Names": [format!("/{}", c.name)],
+        "Image": c.image_name,
+        "ImageID": c.image,
+        "Command": command(c),
+        "Created": image::config::parse_rfc3339(&c.created).unwrap_or(0),
+        "Ports": [],
+        "Labels": c.config.labels.clone().unwrap_or_default(),
+        "State": c.state.status.as_str(),
+        "Status": status_text(c),
+        "HostConfig": {"NetworkMode": c.host_config.network_mode},
+        "NetworkSettings": {"Networks": {}},
+        "Mounts": [],
+    })
+}
+
+pub(crate) async fn inspect(ctx: &Ctx, name: &str) -> HandlerResult {
+    let c = ctx.engine.container(name)?;
+    json(&inspect_body(ctx, &c))
+}
+
+fn inspect_body(ctx: &Ctx, c: &Container) -> Value {
+    let dir = ctx.engine.container_dir(&c.id);
+    let argv = c.config.argv();
+    let s = &c.state;
+    let path = |f: &str| dir.join(f).display().to_string();
+    let lower = ctx
+        .engine
+        .resolve_image(&c.image)
+        .and_then(|img| Ok(ctx.engine.images.layer_dirs(&img)?))
+        .map(|d| d.iter().rev().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))
+        .unwrap_or_default();
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": argv.first().cloned().unwrap_or_default(),
+        "Args": argv.get(1..).unwrap_or_default(),
+        "State": {
+            "Status": s.status.as_str(),
+            "Running": s.status.is_active(),
+            "Paused": s.status == Status::Paused,
+            "Restarting": s.status == Status::Restarting,
+            "OOMKilled": s.oom_killed,
+            "Dead": s.status == Status::Dead,
+            "Pid": s.pid,
+            "ExitCode": s.exit_code,
+            "Error": s.error,
+            "StartedAt": s.started_at,
+            "FinishedAt": s.finished_at,
+        },
+        "Image": c.image,
+        "ResolvConfPath": path("resolv.conf"),
+        "HostnamePath": path("hostname"),
+        "HostsPath": path("hosts"),
+        "LogPath": path(&format!("{}-json.log", c.id)),
+        "Name": format!("/{}", c.name),
+        "RestartCount": c.restart_count,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": null,
+        "HostConfig": c.host_config,
+        "GraphDriver": {
+            "Name": "overlay2",
+            "Data": {"LowerDir": lower, "MergedDir": path("merged"), "UpperDir": path("upper"), "WorkDir": path("work")},
+        },
+        "Mounts": [],
+        "Config": c.config,
+        "NetworkSettings": {"Networks": {}, "Ports": {}, "SandboxKey": "", "IPAddress": "", "Gateway": "", "MacAddress": ""},
+    })
+}
+
+pub(crate) async fn rename(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
+    let new_name = q.str("name");
+    if new_name.is_empty() {
+        return Err(ApiError::bad_request("Neither old nor new names may be empty"));
+    }
+    ctx.engine.rename_container(name, new_name)?;
+    Ok(crate::server::full(StatusCode::NO_CONTENT, "text/plain; charset=utf-8", Bytes::new()))
+}
+
+pub(crate) async fn delete(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
+    let (name, force) = (name.to_string(), q.bool("force"));
+    ctx.blocking(move |e| Ok(e.remove_container(&name, force)?)).await?;
+    Ok(crate::server::full(StatusCode::NO_CONTENT, "text/plain; charset=utf-8", Bytes::new()))
+}

@@ -1,0 +1,225 @@
+//! A container's configuration in Docker's own terms (`Config` and
+//! `HostConfig` of the Engine API): these are the domain of a
+//! Docker-compatible engine, so the field names are Docker's. Fields berth
+//! acts on are typed; every other field is kept as sent (`rest`), so
+//! `inspect` gives back what the client asked for.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `Config` of `POST /containers/create`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerConfig {
+    pub hostname: String,
+    pub domainname: String,
+    pub user: String,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub env: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub image: String,
+    pub working_dir: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    pub healthcheck: Option<Value>,
+    pub exposed_ports: Option<Map<String, Value>>,
+    pub volumes: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+/// `HostConfig` of `POST /containers/create`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    pub binds: Option<Vec<String>>,
+    pub network_mode: String,
+    pub restart_policy: RestartPolicy,
+    pub auto_remove: bool,
+    pub privileged: bool,
+    pub readonly_rootfs: bool,
+    pub cap_add: Option<Vec<String>>,
+    pub cap_drop: Option<Vec<String>>,
+    pub security_opt: Option<Vec<String>>,
+    pub group_add: Option<Vec<String>>,
+    pub init: Option<bool>,
+    pub oom_score_adj: i64,
+    pub shm_size: i64,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub memory_reservation: i64,
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    pub pids_limit: Option<i64>,
+    pub blkio_weight: u16,
+    pub ulimits: Option<Vec<Ulimit>>,
+    pub sysctls: Option<BTreeMap<String, String>>,
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    pub log_config: LogConfig,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    pub name: String,
+    pub maximum_retry_count: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub config: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// Docker's minimum memory limit.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+impl HostConfig {
+    /// Refuses what Docker refuses at create time, with Docker's words.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.memory > 0 && self.memory < MIN_MEMORY {
+            return Err("Minimum memory limit allowed is 6MB".into());
+        }
+        if self.memory_swap > 0 && self.memory > 0 && self.memory_swap < self.memory {
+            return Err("Minimum memoryswap limit should be larger than memory limit, see usage".into());
+        }
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64;
+        if self.nano_cpus != 0 && (self.nano_cpus < 10_000_000 || self.nano_cpus > cpus * 1_000_000_000) {
+            return Err(format!("Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"));
+        }
+        if self.nano_cpus != 0 && (self.cpu_quota != 0 || self.cpu_period != 0) {
+            return Err("Conflicting options: Nano CPUs and CPU Period cannot both be set".into());
+        }
+        match self.restart_policy.name.as_str() {
+            "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
+            other => return Err(format!("invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")),
+        }
+        if self.auto_remove && !matches!(self.restart_policy.name.as_str(), "" | "no") {
+            return Err("can't create 'AutoRemove' container with restart policy".into());
+        }
+        if self.restart_policy.maximum_retry_count < 0 {
+            return Err("invalid restart policy: maximum retry count can't be negative".into());
+        }
+        if self.restart_policy.maximum_retry_count > 0 && self.restart_policy.name != "on-failure" {
+            return Err("invalid restart policy: maximum retry count can only be used with 'on-failure'".into());
+        }
+        Ok(())
+    }
+}
+
+impl ContainerConfig {
+    /// Fills what the client left empty from the image's config, as Docker
+    /// does at create: Env (image first, client overrides), Cmd/Entrypoint,
+    /// WorkingDir, User, Labels, StopSignal, Healthcheck, ExposedPorts, Volumes.
+    pub fn merge_image(&mut self, image: Option<&Value>) {
+        let Some(img) = image else { return };
+        let list = |k: &str| img.get(k).and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok());
+        let mut env = list("Env").unwrap_or_default();
+        for e in self.env.take().unwrap_or_default() {
+            let key = e.split('=').next().unwrap_or(&e).to_string();
+            env.retain(|x| x.split('=').next() != Some(&key));
+            env.push(e);
+        }
+        self.env = Some(env);
+        if self.entrypoint.is_none() {
+            self.entrypoint = list("Entrypoint");
+            if self.cmd.is_none() {
+                self.cmd = list("Cmd");
+            }
+        }
+        let text = |k: &str| img.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        if self.working_dir.is_empty() {
+            self.working_dir = text("WorkingDir");
+        }
+        if self.user.is_empty() {
+            self.user = text("User");
+        }
+        if self.stop_signal.is_none() {
+            self.stop_signal = img.get("StopSignal").and_then(Value::as_str).map(str::to_string);
+        }
+        if self.healthcheck.is_none() {
+            self.healthcheck = img.get("Healthcheck").filter(|v| !v.is_null()).cloned();
+        }
+        let mut labels: BTreeMap<String, String> =
+            img.get("Labels").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+        labels.extend(self.labels.take().unwrap_or_default());
+        self.labels = Some(labels);
+        for (field, key) in [(&mut self.exposed_ports, "ExposedPorts"), (&mut self.volumes, "Volumes")] {
+            if let Some(Value::Object(m)) = img.get(key) {
+                field.get_or_insert_with(Map::new).extend(m.clone());
+            }
+        }
+    }
+
+    /// The command the container runs: entrypoint followed by cmd.
+    pub fn argv(&self) -> Vec<String> {
+        self.entrypoint.iter().flatten().chain(self.cmd.iter().flatten()).cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn image_defaults_fill_the_gaps() {
+        let mut c: ContainerConfig = serde_json::from_value(json!({"Image": "x", "Env": ["A=client"], "Labels": {"l": "c"}})).unwrap();
+        c.merge_image(Some(&json!({"Env": ["PATH=/bin", "A=image"], "Cmd": ["sh"], "WorkingDir": "/w", "Labels": {"l": "i", "m": "i"}})));
+        assert_eq!(c.env.as_deref().unwrap(), ["PATH=/bin", "A=client"]);
+        assert_eq!(c.argv(), ["sh"]);
+        assert_eq!(c.working_dir, "/w");
+        assert_eq!(c.labels.as_ref().unwrap()["l"], "c");
+        assert_eq!(c.labels.as_ref().unwrap()["m"], "i");
+    }
+
+    #[test]
+    fn an_entrypoint_from_the_client_drops_the_image_cmd() {
+        let mut c: ContainerConfig = serde_json::from_value(json!({"Entrypoint": ["echo"]})).unwrap();
+        c.merge_image(Some(&json!({"Cmd": ["sh"], "Entrypoint": ["/init"]})));
+        assert_eq!(c.argv(), ["echo"]);
+    }
+
+    #[test]
+    fn unknown_fields_survive_a_round_trip() {
+        let raw = json!({"Memory": 0, "Dns": ["1.1.1.1"], "RestartPolicy": {"Name": "always", "MaximumRetryCount": 0}});
+        let h: HostConfig = serde_json::from_value(raw).unwrap();
+        assert_eq!(h.rest["Dns"], json!(["1.1.1.1"]));
+        assert_eq!(serde_json::to_value(&h).unwrap()["Dns"], json!(["1.1.1.1"]));
+    }
+
+    #[test]
+    fn docker_limits_are_enforced() {
+        let h = HostConfig { memory: 1024, ..Default::default() };
+        assert_eq!(h.validate().unwrap_err(), "Minimum memory limit allowed is 6MB");
+        let h = HostConfig { nano_cpus: 999_000_000_000, ..Default::default() };
+        assert!(h.validate().unwrap_err().starts_with("Range of CPUs is from 0.01 to"));
+        let h = HostConfig { auto_remove: true, restart_policy: RestartPolicy { name: "always".into(), maximum_retry_count: 0 }, ..Default::default() };
+        assert!(h.validate().is_err());
+    }
+}
