@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod list;
+pub mod logs;
 pub mod names;
 
 use std::collections::BTreeMap;
