@@ -107,6 +107,35 @@ impl Client {
         Ok(resp)
     }
 
+    /// Sends a request that asks to take over the connection (attach, exec
+    /// start) and returns the raw bidirectional stream after `101`.
+    pub async fn hijack(&self, method: Method, path: &str, body: ReqBody) -> Result<TokioIo<hyper::upgrade::Upgraded>, ClientError> {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, "berth")
+            .header(hyper::header::CONNECTION, "Upgrade")
+            .header(hyper::header::UPGRADE, "tcp")
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let resp = match &self.host {
+            Host::Unix(p) => send(tokio::net::UnixStream::connect(p).await.map_err(|_| ClientError::Connect(self.host.to_string()))?, req).await?,
+            Host::Tcp(a) => send(tokio::net::TcpStream::connect(a).await.map_err(|_| ClientError::Connect(self.host.to_string()))?, req).await?,
+        };
+        if resp.status() != StatusCode::SWITCHING_PROTOCOLS && !resp.status().is_success() {
+            let status = resp.status();
+            let body = resp.into_body().collect().await.map_err(|e| ClientError::Protocol(e.to_string()))?.to_bytes();
+            let message = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["message"].as_str().map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+            return Err(ClientError::Daemon { status, message });
+        }
+        let upgraded = hyper::upgrade::on(resp).await.map_err(|e| ClientError::Protocol(format!("upgrading the connection: {e}")))?;
+        Ok(TokioIo::new(upgraded))
+    }
+
     pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, ClientError> {
         let resp = self.request(Method::GET, path, empty(), None).await?;
         read_json(resp).await

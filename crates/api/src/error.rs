@@ -32,6 +32,9 @@ impl From<engine::Error> for ApiError {
             E::Conflict(_) => StatusCode::CONFLICT,
             E::InvalidArgument(_) => StatusCode::BAD_REQUEST,
             E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            // Docker answers a failed start with 400 and the runtime's message.
+            E::Shim(..) => StatusCode::BAD_REQUEST,
+            E::NotModified(_) => StatusCode::NOT_MODIFIED,
         };
         Self::new(status, e.to_string())
     }

@@ -30,6 +30,16 @@ pub enum Endpoint {
     ContainerInspect(String),
     ContainerRename(String),
     ContainerDelete(String),
+    ContainerStart(String),
+    ContainerStop(String),
+    ContainerRestart(String),
+    ContainerKill(String),
+    ContainerWait(String),
+    ContainerAttach(String),
+    ContainerLogs(String),
+    ExecCreate(String),
+    ExecStart(String),
+    ExecInspect(String),
 }
 
 /// A routed request: the endpoint and the API version the client asked for.
@@ -92,6 +102,22 @@ pub fn route(method: &Method, raw_path: &str) -> Result<Route, ApiError> {
                 (&Method::DELETE, "") => E::ContainerDelete(id),
                 (&Method::GET, "json") => E::ContainerInspect(id),
                 (&Method::POST, "rename") => E::ContainerRename(id),
+                (&Method::POST, "start") => E::ContainerStart(id),
+                (&Method::POST, "stop") => E::ContainerStop(id),
+                (&Method::POST, "restart") => E::ContainerRestart(id),
+                (&Method::POST, "kill") => E::ContainerKill(id),
+                (&Method::POST, "wait") => E::ContainerWait(id),
+                (&Method::POST, "attach") => E::ContainerAttach(id),
+                (&Method::GET, "logs") => E::ContainerLogs(id),
+                (&Method::POST, "exec") => E::ExecCreate(id),
+                _ => return Err(not_found()),
+            }
+        }
+        (m, p) if p.starts_with("/exec/") => {
+            let rest = &p["/exec/".len()..];
+            match (m, rest.split_once('/')) {
+                (&Method::POST, Some((id, "start"))) => E::ExecStart(id.to_string()),
+                (&Method::GET, Some((id, "json"))) => E::ExecInspect(id.to_string()),
                 _ => return Err(not_found()),
             }
         }
@@ -136,6 +162,13 @@ mod tests {
             (Method::GET, "/v1.41/containers/c1/json", E::ContainerInspect("c1".into()), (1, 41)),
             (Method::POST, "/v1.41/containers/c1/rename", E::ContainerRename("c1".into()), (1, 41)),
             (Method::DELETE, "/v1.41/containers/c1", E::ContainerDelete("c1".into()), (1, 41)),
+            (Method::POST, "/v1.41/containers/c1/start", E::ContainerStart("c1".into()), (1, 41)),
+            (Method::POST, "/v1.41/containers/c1/attach", E::ContainerAttach("c1".into()), (1, 41)),
+            (Method::POST, "/v1.41/containers/c1/wait", E::ContainerWait("c1".into()), (1, 41)),
+            (Method::GET, "/v1.41/containers/c1/logs", E::ContainerLogs("c1".into()), (1, 41)),
+            (Method::POST, "/v1.41/containers/c1/exec", E::ExecCreate("c1".into()), (1, 41)),
+            (Method::POST, "/v1.41/exec/e1/start", E::ExecStart("e1".into()), (1, 41)),
+            (Method::GET, "/v1.41/exec/e1/json", E::ExecInspect("e1".into()), (1, 41)),
         ];
         for (m, p, want, v) in cases {
             let r = route(m, p).unwrap_or_else(|e| panic!("{m} {p}: {e}"));

@@ -117,6 +117,16 @@ async fn dispatch(engine: Arc<engine::Engine>, route: Route, req: Request<Incomi
         E::ContainerInspect(id) => handlers::containers::inspect(&ctx, &id).await,
         E::ContainerRename(id) => handlers::containers::rename(&ctx, &id, &Query::of(&req)).await,
         E::ContainerDelete(id) => handlers::containers::delete(&ctx, &id, &Query::of(&req)).await,
+        E::ContainerStart(id) => handlers::lifecycle::start(&ctx, &id).await,
+        E::ContainerStop(id) => handlers::lifecycle::stop(&ctx, &id, &Query::of(&req)).await,
+        E::ContainerRestart(id) => handlers::lifecycle::restart(&ctx, &id, &Query::of(&req)).await,
+        E::ContainerKill(id) => handlers::lifecycle::kill(&ctx, &id, &Query::of(&req)).await,
+        E::ContainerWait(id) => handlers::lifecycle::wait(&ctx, &id, &Query::of(&req)).await,
+        E::ContainerAttach(id) => handlers::lifecycle::attach(&ctx, &id, req).await,
+        E::ContainerLogs(id) => handlers::lifecycle::logs_handler(&ctx, &id, &Query::of(&req)).await,
+        E::ExecCreate(id) => handlers::lifecycle::exec_create(&ctx, &id, req).await,
+        E::ExecStart(id) => handlers::lifecycle::exec_start(&ctx, &id, req).await,
+        E::ExecInspect(id) => handlers::lifecycle::exec_inspect(&ctx, &id).await,
     }
 }
 

@@ -71,6 +71,8 @@ async fn serve(opts: DaemonOpts) -> anyhow::Result<()> {
     let pid_file = opts.exec_root.join("berth.pid");
     image::fsutil::write_atomic(&pid_file, std::process::id().to_string().as_bytes())?;
     tracing::info!(root = %opts.root.display(), hosts = ?hosts, "berth daemon serving API {}", api::API_VERSION);
+    // Containers outlive the daemon: find their shims again.
+    engine.restore().await;
     let shutdown = async {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");

@@ -10,6 +10,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The shim must start before any thread exists (it forks containers), so
+    // it is dispatched before argument parsing sets anything up.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("shim") {
+        std::process::exit(shim::main(&args[2..]));
+    }
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {

@@ -27,6 +27,13 @@ pub enum Error {
     InvalidArgument(String),
     #[error("{0}")]
     Internal(String),
+    /// A container process could not be started: the message, and the exit
+    /// code Docker gives for it (126 not executable, 127 not found).
+    #[error("{0}")]
+    Shim(String, i64),
+    /// The operation had nothing to do (starting a running container).
+    #[error("{0}")]
+    NotModified(String),
 }
 
 impl From<image::StoreError> for Error {
@@ -67,6 +74,8 @@ pub struct Engine {
     pub images: image::ImageStore,
     pub events: Events,
     pub(crate) containers: containers::Containers,
+    pub(crate) supervision: containers::lifecycle::Supervision,
+    pub(crate) execs: containers::exec::Execs,
     pub(crate) db: Arc<redb::Database>,
     /// Held for the engine's lifetime: one daemon per root.
     _lock: File,
@@ -82,7 +91,7 @@ impl Engine {
         let images = image::ImageStore::open(&config.root, db.clone(), true)?;
         images.gc()?;
         let containers = Self::load_containers(&db)?;
-        Ok(Arc::new(Self { config, images, events: Events::new(), containers, db, _lock: lock }))
+        Ok(Arc::new(Self { config, images, events: Events::new(), containers, supervision: Default::default(), execs: Default::default(), db, _lock: lock }))
     }
 }
 

@@ -16,11 +16,7 @@ use std::os::fd::OwnedFd;
 #[derive(Debug)]
 pub enum Stdio {
     /// Three pipes (stdin is `/dev/null` when the process gets no stdin).
-    Pipes {
-        stdin: OwnedFd,
-        stdout: OwnedFd,
-        stderr: OwnedFd,
-    },
+    Pipes { stdin: OwnedFd, stdout: OwnedFd, stderr: OwnedFd },
     /// The slave side of a pty, to become the process's controlling
     /// terminal and its fds 0, 1 and 2.
     Tty { pty_slave: OwnedFd },
@@ -46,10 +42,7 @@ pub struct RuntimeError {
 
 impl RuntimeError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        RuntimeError {
-            kind,
-            message: message.into(),
-        }
+        RuntimeError { kind, message: message.into() }
     }
 
     pub fn other(message: impl Into<String>) -> Self {

@@ -24,12 +24,7 @@ pub fn rfc3339(t: SystemTime, fraction: Fraction) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let mut out = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
+    let mut out = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
     match fraction {
         Fraction::Fixed => out.push_str(&format!(".{nanos:09}")),
         Fraction::GoNano => {
@@ -72,34 +67,19 @@ mod tests {
     fn fixed_and_go_layouts() {
         // 2026-11-24T04:40:59Z
         let t = at(1_795_495_259, 161_905_040);
-        assert_eq!(
-            rfc3339(t, Fraction::Fixed),
-            "2026-11-24T04:40:59.161905040Z"
-        );
+        assert_eq!(rfc3339(t, Fraction::Fixed), "2026-11-24T04:40:59.161905040Z");
         assert_eq!(rfc3339(t, Fraction::GoNano), "2026-11-24T04:40:59.16190504Z");
         assert_eq!(rfc3339(at(0, 0), Fraction::GoNano), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            rfc3339(at(0, 0), Fraction::Fixed),
-            "1970-01-01T00:00:00.000000000Z"
-        );
+        assert_eq!(rfc3339(at(0, 0), Fraction::Fixed), "1970-01-01T00:00:00.000000000Z");
         assert_eq!(rfc3339(at(0, 1), Fraction::GoNano), "1970-01-01T00:00:00.000000001Z");
     }
 
     #[test]
     fn calendar_edges() {
         // 2000-02-29 (leap day of a century leap year), 2100-03-01.
-        assert_eq!(
-            rfc3339(at(951_782_400, 0), Fraction::GoNano),
-            "2000-02-29T00:00:00Z"
-        );
-        assert_eq!(
-            rfc3339(at(4_107_542_400, 0), Fraction::GoNano),
-            "2100-03-01T00:00:00Z"
-        );
-        assert_eq!(
-            rfc3339(at(1_704_067_199, 0), Fraction::GoNano),
-            "2023-12-31T23:59:59Z"
-        );
+        assert_eq!(rfc3339(at(951_782_400, 0), Fraction::GoNano), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(at(4_107_542_400, 0), Fraction::GoNano), "2100-03-01T00:00:00Z");
+        assert_eq!(rfc3339(at(1_704_067_199, 0), Fraction::GoNano), "2023-12-31T23:59:59Z");
     }
 
     #[test]

@@ -163,7 +163,6 @@ pub(crate) async fn rename(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
 }
 
 pub(crate) async fn delete(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
-    let (name, force) = (name.to_string(), q.bool("force"));
-    ctx.blocking(move |e| Ok(e.remove_container(&name, force)?)).await?;
+    ctx.engine.remove_container(name, q.bool("force")).await?;
     Ok(crate::server::full(StatusCode::NO_CONTENT, "text/plain; charset=utf-8", Bytes::new()))
 }

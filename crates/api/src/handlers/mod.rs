@@ -3,4 +3,5 @@
 
 pub(crate) mod containers;
 pub(crate) mod images;
+pub(crate) mod lifecycle;
 pub(crate) mod system;

@@ -207,7 +207,7 @@ pub fn duration_nanos(s: &str) -> Result<i64, Failure> {
     Ok(total as i64)
 }
 
-fn key_value_file(path: &std::path::Path) -> Result<Vec<String>, Failure> {
+pub fn key_value_file(path: &std::path::Path) -> Result<Vec<String>, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| usage(format!("open {}: {e}", path.display())))?;
     Ok(text
         .lines()

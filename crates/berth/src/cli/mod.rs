@@ -4,6 +4,7 @@
 mod containers;
 mod images;
 mod output;
+mod run;
 mod system;
 
 use std::process::ExitCode;
@@ -28,9 +29,27 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon serving the Docker Engine API
     Daemon(DaemonOpts),
+    /// Create and run a new container from an image
+    Run(run::RunOpts),
     /// Create a new container
     #[command(disable_help_flag = true)]
     Create(containers::RunFlags),
+    /// Start one or more stopped containers
+    Start(run::StartOpts),
+    /// Stop one or more running containers
+    Stop(run::StopOpts),
+    /// Restart one or more containers
+    Restart(run::StopOpts),
+    /// Kill one or more running containers
+    Kill(run::KillOpts),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(run::WaitOpts),
+    /// Fetch the logs of a container
+    Logs(run::LogsOpts),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(run::AttachOpts),
+    /// Execute a command in a running container
+    Exec(run::ExecOpts),
     /// List containers
     Ps(containers::PsOpts),
     /// Remove one or more containers
@@ -118,7 +137,16 @@ async fn dispatch(client: &Client, command: Command) -> CmdResult {
     use Command as C;
     match command {
         C::Daemon(_) => unreachable!("handled in main"),
+        C::Run(o) => run::run(client, o).await,
         C::Create(f) => containers::create(client, f).await,
+        C::Start(o) => run::start(client, o).await,
+        C::Stop(o) => run::stop(client, o).await,
+        C::Restart(o) => run::restart(client, o).await,
+        C::Kill(o) => run::kill(client, o).await,
+        C::Wait(o) => run::wait(client, o).await,
+        C::Logs(o) => run::logs(client, o).await,
+        C::Attach(o) => run::attach(client, o).await,
+        C::Exec(o) => run::exec(client, o).await,
         C::Ps(o) => containers::ps(client, o).await,
         C::Rm(o) => containers::rm(client, o).await,
         C::Rename(o) => containers::rename(client, o).await,

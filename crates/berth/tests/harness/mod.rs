@@ -166,11 +166,34 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Kills every container this daemon started and their shims, and
+    /// removes their cgroups: containers outlive their daemon by design, so
+    /// a test that fails half-way would otherwise leave them running.
+    fn kill_containers(&self) {
+        let Ok(bundles) = std::fs::read_dir(self.exec_root.join("containers")) else { return };
+        for b in bundles.flatten() {
+            let pid = |f: &str| std::fs::read_to_string(b.path().join(f)).ok().and_then(|s| s.trim().parse::<i32>().ok());
+            if let Some(shim) = pid("shim.pid").and_then(rustix::process::Pid::from_raw) {
+                let _ = rustix::process::kill_process(shim, rustix::process::Signal::KILL);
+            }
+            let spec = std::fs::read(b.path().join("spec.json"))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+                .and_then(|v| serde_json::from_value::<runtime::Spec>(v["runtime"].clone()).ok());
+            if let Some(spec) = spec {
+                let _ = runtime::cleanup(&spec);
+            }
+        }
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         if self.child.is_some() {
             self.stop();
         }
+        self.kill_containers();
         // Anything a test mounted below its directory goes before the directory.
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let prefix = self.dir.path().to_string_lossy().to_string();

@@ -43,10 +43,4 @@ impl Engine {
             })
             .collect())
     }
-
-    /// `DELETE /containers/{id}`.
-    pub fn remove_container(&self, name_or_id: &str, _force: bool) -> Result<()> {
-        let c = self.container(name_or_id)?;
-        self.remove_stopped_container(&c)
-    }
 }

@@ -2,10 +2,15 @@
 //! directories under `<root>/containers/<id>`, names, and the rules of
 //! create, rename and remove. Running them goes through the shim.
 
+pub mod bundle;
 pub mod config;
+pub mod exec;
+pub mod lifecycle;
 pub mod list;
 pub mod logs;
 pub mod names;
+pub mod shim_client;
+pub mod spec;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -335,7 +340,7 @@ fn internal(e: impl std::fmt::Display) -> Error {
 
 /// A new container ID: 64 random hex digits, never all digits (Docker avoids
 /// IDs that look like numbers, which some tools would misread).
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     loop {
         let mut b = [0u8; 32];
         getrandom::fill(&mut b).expect("the kernel's random source is available");

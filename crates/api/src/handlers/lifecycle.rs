@@ -1,0 +1,245 @@
+//! Running containers: start, stop, restart, kill, wait, attach (hijacked
+//! connections) and logs.
+
+use bytes::Bytes;
+use engine::containers::lifecycle::WaitCondition;
+use engine::containers::logs::{self, LogOptions, Stream};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+
+use crate::body::ChannelBody;
+use crate::server::{Ctx, HandlerResult, Query, ResBody, full, streamed};
+use crate::ApiError;
+
+fn no_content() -> Response<ResBody> {
+    full(StatusCode::NO_CONTENT, "text/plain; charset=utf-8", Bytes::new())
+}
+
+pub(crate) async fn start(ctx: &Ctx, name: &str) -> HandlerResult {
+    ctx.engine.start_container(name).await?;
+    Ok(no_content())
+}
+
+fn timeout(q: &Query) -> Result<Option<i64>, ApiError> {
+    q.get("t").or_else(|| q.get("timeout")).map(|t| t.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid value for t: {t}")))).transpose()
+}
+
+pub(crate) async fn stop(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
+    ctx.engine.stop_container(name, timeout(q)?).await?;
+    Ok(no_content())
+}
+
+pub(crate) async fn restart(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
+    match ctx.engine.stop_container(name, timeout(q)?).await {
+        Ok(()) | Err(engine::Error::NotModified(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    ctx.engine.start_container(name).await?;
+    Ok(no_content())
+}
+
+pub(crate) async fn kill(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
+    ctx.engine.kill_container(name, q.get("signal").filter(|s| !s.is_empty()).unwrap_or("SIGKILL")).await?;
+    Ok(no_content())
+}
+
+/// `POST /containers/{id}/wait`: headers at once, the body when the
+/// condition holds (the docker CLI sends it before `start`).
+pub(crate) async fn wait(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
+    let condition = WaitCondition::parse(q.str("condition"))?;
+    ctx.engine.container(name)?;
+    let (tx, body) = ChannelBody::new(1);
+    let engine = ctx.engine.clone();
+    let name = name.to_string();
+    tokio::spawn(async move {
+        let result = tokio::select! {
+            r = engine.wait_container(&name, condition) => r,
+            // The client went away (the docker CLI does after a failed start).
+            _ = tx.closed() => return,
+        };
+        let v = match result {
+            Ok(code) => json!({"StatusCode": code, "Error": null}),
+            Err(e) => json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}),
+        };
+        let mut line = serde_json::to_vec(&v).expect("json");
+        line.push(b'\n');
+        let _ = tx.send(Ok(Bytes::from(line))).await;
+    });
+    Ok(streamed("application/json", body))
+}
+
+/// `POST /containers/{id}/attach`: answers `101 UPGRADED` (or, for old
+/// clients that do not ask to upgrade, `200`) and then joins the client's
+/// connection to the container's stream from its shim.
+pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> HandlerResult {
+    let q = Query::of(&req);
+    let c = ctx.engine.container(name)?;
+    let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
+    let upgrade = req.headers().get(header::UPGRADE).is_some();
+    let engine = ctx.engine.clone();
+    let id = c.id.clone();
+    tokio::spawn(async move {
+        let client = match hyper::upgrade::on(req).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!("attach upgrade failed: {e}");
+                return;
+            }
+        };
+        let mut client = TokioIo::new(client);
+        match engine.attach_container(&id, stdin, stdout, stderr).await {
+            Ok(shim) => {
+                let mut shim = shim.stream;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut shim).await;
+            }
+            Err(e) => tracing::debug!("attach to {id}: {e}"),
+        }
+    });
+    let mut resp = full(if upgrade { StatusCode::SWITCHING_PROTOCOLS } else { StatusCode::OK }, "application/vnd.docker.raw-stream", Bytes::new());
+    if upgrade {
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        resp.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    }
+    Ok(resp)
+}
+
+/// One record as `docker logs` receives it: a multiplexing frame without a
+/// tty, the raw text with one.
+fn frame(stream: Stream, text: &[u8], tty: bool) -> Bytes {
+    if tty {
+        return Bytes::copy_from_slice(text);
+    }
+    let mut out = Vec::with_capacity(8 + text.len());
+    out.push(stream as u8);
+    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(&(text.len() as u32).to_be_bytes());
+    out.extend_from_slice(text);
+    Bytes::from(out)
+}
+
+fn log_time(v: &str) -> Result<Option<i128>, ApiError> {
+    if v.is_empty() || v == "0" {
+        return Ok(None);
+    }
+    let (secs, frac) = v.split_once('.').unwrap_or((v, "0"));
+    let secs: i128 = secs.parse().map_err(|_| ApiError::bad_request(format!("invalid time value {v:?}")))?;
+    let nanos: i128 = format!("{frac:0<9}")[..9].parse().map_err(|_| ApiError::bad_request(format!("invalid time value {v:?}")))?;
+    Ok(Some(secs * 1_000_000_000 + nanos))
+}
+
+pub(crate) async fn logs_handler(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
+    let c = ctx.engine.container(name)?;
+    if c.host_config.log_config.kind == "none" {
+        return Err(ApiError::bad_request("configured logging driver does not support reading"));
+    }
+    let opts = LogOptions {
+        stdout: q.bool("stdout"),
+        stderr: q.bool("stderr"),
+        since_nano: log_time(q.str("since"))?,
+        until_nano: log_time(q.str("until"))?,
+        tail: match q.str("tail") {
+            "" | "all" => None,
+            n => Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid tail value {n:?}")))?.max(0) as usize),
+        },
+    };
+    if !opts.stdout && !opts.stderr {
+        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+    }
+    let (follow, timestamps, tty) = (q.bool("follow"), q.bool("timestamps"), c.config.tty);
+    let path = ctx.engine.container_dir(&c.id).join(format!("{}-json.log", c.id));
+    let (tx, body) = ChannelBody::new(64);
+    let engine = ctx.engine.clone();
+    let id = c.id.clone();
+    tokio::task::spawn_blocking(move || {
+        let render = |r: &logs::Record| {
+            let text = if timestamps { format!("{} {}", logs::timestamp(r.time_nano), r.log) } else { r.log.clone() };
+            frame(r.stream, text.as_bytes(), tty)
+        };
+        let (records, end) = match logs::read(&path, &opts) {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        for r in &records {
+            if tx.blocking_send(Ok(render(r))).is_err() {
+                return;
+            }
+        }
+        if follow {
+            // Stops once the container is no longer running and every line is read.
+            let running = || engine.container(&id).map(|c| c.state.status.is_active()).unwrap_or(false);
+            let _ = logs::follow(&path, end, &opts, |r| tx.blocking_send(Ok(render(r))).is_ok(), || !running() || tx.is_closed());
+        }
+    });
+    Ok(streamed(if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" }, body))
+}
+
+pub(crate) async fn exec_create(ctx: &Ctx, name: &str, req: Request<Incoming>) -> HandlerResult {
+    let body = super::containers::json_body(req).await?;
+    let config = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("invalid exec config: {e}")))?;
+    let id = ctx.engine.create_exec(name, config)?;
+    Ok(crate::server::json_status(StatusCode::CREATED, &json!({"Id": id})))
+}
+
+/// `POST /exec/{id}/start`: hijacked like attach unless `Detach`.
+pub(crate) async fn exec_start(ctx: &Ctx, id: &str, req: Request<Incoming>) -> HandlerResult {
+    let upgrade = req.headers().get(header::UPGRADE).is_some();
+    let (parts, body) = req.into_parts();
+    let bytes = http_body_util::BodyExt::collect(body).await.map_err(|e| ApiError::bad_request(e.to_string()))?.to_bytes();
+    let detach = if bytes.is_empty() {
+        false
+    } else {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+        v["Detach"].as_bool().unwrap_or(false)
+    };
+    if detach {
+        ctx.engine.start_exec(id, true).await?;
+        return Ok(full(StatusCode::OK, "application/json", Bytes::new()));
+    }
+    let stream = ctx.engine.start_exec(id, false).await?.expect("a stream when attached");
+    let req = Request::from_parts(parts, ());
+    tokio::spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(client) => {
+                let mut client = TokioIo::new(client);
+                let mut shim = stream.stream;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut shim).await;
+            }
+            Err(e) => tracing::debug!("exec upgrade failed: {e}"),
+        }
+    });
+    let mut resp = full(if upgrade { StatusCode::SWITCHING_PROTOCOLS } else { StatusCode::OK }, "application/vnd.docker.raw-stream", Bytes::new());
+    if upgrade {
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        resp.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    }
+    Ok(resp)
+}
+
+pub(crate) async fn exec_inspect(ctx: &Ctx, id: &str) -> HandlerResult {
+    let e = ctx.engine.inspect_exec(id).await?;
+    crate::server::json(&json!({
+        "ID": e.id,
+        "Running": e.running,
+        "ExitCode": e.exit_code,
+        "ProcessConfig": {
+            "tty": e.config.tty,
+            "entrypoint": e.config.cmd.first(),
+            "arguments": e.config.cmd.get(1..).unwrap_or_default(),
+            "privileged": e.config.privileged,
+            "user": e.config.user,
+        },
+        "OpenStdin": e.config.attach_stdin,
+        "OpenStderr": e.config.attach_stderr,
+        "OpenStdout": e.config.attach_stdout,
+        "CanRemove": false,
+        "ContainerID": e.container_id,
+        "DetachKeys": e.config.detach_keys,
+        "Pid": e.pid,
+    }))
+}

@@ -1,0 +1,153 @@
+//! Running containers through the real docker CLI against berth: the run
+//! dance, exit codes, detached containers, logs, stop, exec, wait, rm -f,
+//! and containers outliving a killed daemon.
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use harness::{Daemon, fails, ok, run};
+
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().filter(|l| !l.is_empty()).collect()
+}
+
+fn inspect(d: &Daemon, name: &str, template: &str) -> String {
+    ok(d.docker().args(["inspect", "-f", template, name])).trim().to_string()
+}
+
+/// Polls until `f` holds, for at most `secs` seconds.
+fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// No mount, cgroup or shim of the container is left on the host.
+fn assert_no_leftovers(d: &Daemon, id: &str) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(id), "a mount of {id} remains");
+    for ctl in ["memory", "pids", "cpu", "unified"] {
+        let p = std::path::Path::new("/sys/fs/cgroup").join(ctl).join("berth").join(id);
+        assert!(!p.exists(), "cgroup {} remains", p.display());
+    }
+    let shims = run(std::process::Command::new("pgrep").args(["-f", &format!("shim start {}", d.exec_root.join("containers").join(id).display())]));
+    assert!(shims.stdout.is_empty(), "a shim of {id} is still running");
+}
+
+#[test]
+fn run_rm_echo_and_exit_codes() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    assert_eq!(ok(d.docker().args(["run", "--rm", image, "echo", "hello"])), "hello\n");
+    assert!(ok(d.docker().args(["ps", "-aq"])).trim().is_empty(), "--rm removed the container");
+
+    let out = run(d.docker().args(["run", "--name", "three", image, "sh", "-c", "echo out; echo err >&2; exit 3"]));
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    assert_eq!(inspect(&d, "three", "{{.State.Status}} {{.State.ExitCode}}"), "exited 3");
+
+    let (code, err) = fails(d.docker().args(["run", "--name", "e127", image, "nosuchcmd"]));
+    assert_eq!(code, 127, "{err}");
+    assert!(err.contains("executable file not found"), "{err}");
+    assert_eq!(inspect(&d, "e127", "{{.State.Status}} {{.State.ExitCode}}"), "created 127");
+    let (code, err) = fails(d.docker().args(["run", "--name", "e126", image, "/etc/passwd"]));
+    assert_eq!(code, 126, "{err}");
+
+    // Inside: PID 1 is the command, the hostname is the container's.
+    let out = ok(d.docker().args(["run", "--rm", "-h", "boxy", image, "sh", "-c", "echo $$; hostname"]));
+    assert_eq!(lines(&out), ["1", "boxy"]);
+}
+
+#[test]
+fn detached_logs_stop_exec_wait_and_rm() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let id = ok(d.docker().args(["run", "-d", "--name", "ticker", image, "sh", "-c", "trap 'echo bye; exit 0' TERM; i=0; while true; do i=$((i+1)); echo tick $i; echo tock $i >&2; sleep 0.2; done"]));
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64);
+    assert!(eventually(10, || ok(d.docker().args(["logs", "ticker"])).contains("tick 3")));
+    let ps = ok(d.docker().args(["ps", "--format", "{{.Names}} {{.Status}}"]));
+    assert!(ps.starts_with("ticker Up "), "{ps}");
+    let tail = run(d.docker().args(["logs", "--tail", "2", "ticker"]));
+    assert_eq!(lines(&String::from_utf8_lossy(&tail.stdout)).len() + lines(&String::from_utf8_lossy(&tail.stderr)).len(), 2);
+    let stamped = run(d.docker().args(["logs", "-t", "--tail", "2", "ticker"]));
+    let stamped = String::from_utf8_lossy(&stamped.stdout).into_owned() + &String::from_utf8_lossy(&stamped.stderr);
+    assert!(stamped.starts_with("20") && (stamped.contains("Z tick") || stamped.contains("Z tock")), "{stamped}");
+
+    // exec, with its own output and exit code.
+    let out = run(d.docker().args(["exec", "ticker", "sh", "-c", "echo exec-out; echo exec-err >&2; exit 7"]));
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "exec-out\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "exec-err\n");
+    assert_eq!(ok(d.docker().args(["exec", "ticker", "hostname"])).trim(), &id[..12]);
+
+    // `logs -f` follows until the container stops; stop honours SIGTERM.
+    let follower = d.docker().args(["logs", "-f", "--tail", "0", "ticker"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    ok(d.docker().args(["stop", "ticker"]));
+    assert!(started.elapsed() < Duration::from_secs(5), "SIGTERM was honoured");
+    let out = follower.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bye"), "logs -f saw the last line and ended");
+    assert_eq!(inspect(&d, "ticker", "{{.State.Status}} {{.State.ExitCode}}"), "exited 0");
+    assert_eq!(ok(d.docker().args(["wait", "ticker"])).trim(), "0");
+
+    // A process that ignores SIGTERM is killed after the timeout.
+    ok(d.docker().args(["run", "-d", "--name", "stubborn", image, "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]));
+    let started = Instant::now();
+    ok(d.docker().args(["stop", "-t", "1", "stubborn"]));
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(inspect(&d, "stubborn", "{{.State.ExitCode}}"), "137");
+
+    // rm -f of a running container.
+    ok(d.docker().args(["run", "-d", "--name", "doomed", image, "sleep", "1000"]));
+    let (code, err) = fails(d.docker().args(["rm", "doomed"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("You cannot remove a running container"), "{err}");
+    let doomed = inspect(&d, "doomed", "{{.Id}}");
+    ok(d.docker().args(["rm", "-f", "doomed"]));
+    assert_no_leftovers(&d, &doomed);
+    ok(d.docker().args(["rm", "ticker", "stubborn"]));
+    assert_no_leftovers(&d, &id);
+}
+
+#[test]
+fn containers_outlive_a_killed_daemon() {
+    if !harness::require_root() {
+        return;
+    }
+    let mut d = Daemon::start();
+    let image = d.load_busybox();
+    for n in ["alpha", "beta"] {
+        ok(d.docker().args(["run", "-d", "--name", n, image, "sh", "-c", "while true; do echo alive; sleep 0.2; done"]));
+    }
+    ok(d.docker().args(["run", "-d", "--name", "short", image, "sh", "-c", "sleep 1; exit 5"]));
+    let pid_a = inspect(&d, "alpha", "{{.State.Pid}}");
+    d.kill9();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(std::path::Path::new(&format!("/proc/{pid_a}")).exists(), "the container survived its daemon");
+    d.restart();
+    let ps = ok(d.docker().args(["ps", "--format", "{{.Names}}"]));
+    assert_eq!(lines(&ps).len(), 2, "{ps}");
+    assert_eq!(inspect(&d, "short", "{{.State.Status}} {{.State.ExitCode}}"), "exited 5");
+    assert!(eventually(5, || ok(d.docker().args(["logs", "--tail", "1", "alpha"])).contains("alive")));
+    ok(d.docker().args(["stop", "-t", "1", "alpha", "beta"]));
+    assert!(ok(d.docker().args(["ps", "-q"])).trim().is_empty());
+    let ids = ok(d.docker().args(["ps", "-aq", "--no-trunc"]));
+    ok(d.docker().args(["rm", "alpha", "beta", "short"]));
+    for id in lines(&ids) {
+        assert_no_leftovers(&d, id);
+    }
+}

@@ -1,0 +1,155 @@
+//! `docker exec`: processes started inside a running container by its shim.
+//! Exec records live in memory, as Docker's do: they do not survive the daemon.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::shim_client::{ShimClient, ShimStream};
+use super::{Status, no_such};
+use crate::{Engine, Error, Result};
+
+/// `POST /containers/{id}/exec`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecConfig {
+    pub cmd: Vec<String>,
+    pub env: Option<Vec<String>>,
+    pub user: String,
+    pub working_dir: String,
+    pub tty: bool,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub privileged: bool,
+    pub detach_keys: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Exec {
+    pub id: String,
+    pub container_id: String,
+    pub config: ExecConfig,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub pid: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct Execs(Mutex<HashMap<String, Exec>>);
+
+impl Engine {
+    pub fn create_exec(&self, container: &str, config: ExecConfig) -> Result<String> {
+        let c = self.container(container)?;
+        match c.state.status {
+            Status::Paused => return Err(Error::Conflict(format!("Container {} is paused, unpause the container before exec", c.id))),
+            s if !s.is_active() => return Err(Error::Conflict(format!("Container {} is not running", c.id))),
+            _ => {}
+        }
+        if config.cmd.is_empty() {
+            return Err(Error::InvalidArgument("No exec command specified".into()));
+        }
+        let id = super::new_id();
+        let exec = Exec { id: id.clone(), container_id: c.id.clone(), config, running: false, exit_code: None, pid: 0 };
+        self.execs.0.lock().expect("execs lock").insert(id.clone(), exec);
+        let mut attrs = BTreeMap::new();
+        attrs.insert("execID".to_string(), id.clone());
+        self.container_event(&format!("exec_create: {}", self.exec_command(&id)), &c, attrs);
+        Ok(id)
+    }
+
+    fn exec_command(&self, id: &str) -> String {
+        self.execs.0.lock().expect("execs lock").get(id).map(|e| e.config.cmd.join(" ")).unwrap_or_default()
+    }
+
+    /// Starts an exec; unless `detach`, returns the stream of its output
+    /// (and input), which ends when the process has exited.
+    pub async fn start_exec(&self, id: &str, detach: bool) -> Result<Option<ShimStream>> {
+        let exec = self.execs.0.lock().expect("execs lock").get(id).cloned().ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))?;
+        if exec.running || exec.exit_code.is_some() {
+            return Err(Error::Conflict(format!("Error: Exec command {id} has already run")));
+        }
+        let c = self.container(&exec.container_id)?;
+        if !c.state.status.is_active() {
+            return Err(Error::Conflict(format!("Container {} is not running", c.id)));
+        }
+        let bundle = self.bundle_dir(&c.id);
+        let spec = exec_spec(&bundle, &exec.config)?;
+        let req = json!({"op": "exec", "id": id, "spec": spec, "tty": exec.config.tty, "stdin": exec.config.attach_stdin, "detach": detach});
+        let shim = ShimClient::new(&bundle);
+        let (answer, stream) = if detach {
+            (shim.call(req).await?, None)
+        } else {
+            let (a, s) = shim.open(req).await?;
+            (a, Some(s))
+        };
+        let pid = answer["pid"].as_u64().unwrap_or(0) as u32;
+        if let Some(e) = self.execs.0.lock().expect("execs lock").get_mut(id) {
+            e.running = true;
+            e.pid = pid;
+        }
+        let mut attrs = BTreeMap::new();
+        attrs.insert("execID".to_string(), id.to_string());
+        self.container_event(&format!("exec_start: {}", exec.config.cmd.join(" ")), &c, attrs);
+        Ok(stream)
+    }
+
+    /// An exec's current state, asking the shim whether it still runs.
+    pub async fn inspect_exec(&self, id: &str) -> Result<Exec> {
+        let exec = self.execs.0.lock().expect("execs lock").get(id).cloned().ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))?;
+        if !exec.running {
+            return Ok(exec);
+        }
+        let state = ShimClient::new(&self.bundle_dir(&exec.container_id)).call(json!({"op": "exec_state", "id": id})).await;
+        let mut execs = self.execs.0.lock().expect("execs lock");
+        let e = execs.get_mut(id).ok_or_else(|| no_such(id))?;
+        match state {
+            Ok(v) if !v["running"].as_bool().unwrap_or(false) => {
+                e.running = false;
+                e.exit_code = v["exit_code"].as_i64();
+            }
+            Ok(_) => {}
+            // The container (and its shim) is gone, and the exec with it.
+            Err(_) => {
+                e.running = false;
+                e.exit_code.get_or_insert(137);
+            }
+        }
+        Ok(e.clone())
+    }
+
+    /// Forgets the execs of a container that exited.
+    pub(crate) fn drop_execs(&self, container_id: &str) {
+        self.execs.0.lock().expect("execs lock").retain(|_, e| e.container_id != container_id);
+    }
+}
+
+/// The runtime's exec spec: the container's own settings (from the spec the
+/// shim was started with), with the exec's command, environment, user and
+/// working directory on top.
+fn exec_spec(bundle: &std::path::Path, cfg: &ExecConfig) -> Result<Value> {
+    let path = bundle.join("spec.json");
+    let bytes = std::fs::read(&path).map_err(|e| Error::Internal(format!("reading {}: {e}", path.display())))?;
+    let spec: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Internal(format!("parsing {}: {e}", path.display())))?;
+    let rt = &spec["runtime"];
+    let mut env: Vec<String> = serde_json::from_value(rt["env"].clone()).unwrap_or_default();
+    for e in cfg.env.iter().flatten() {
+        let key = e.split('=').next().unwrap_or(e);
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    let user = if cfg.user.is_empty() { rt["user"].clone() } else { json!({"Lookup": {"user": cfg.user, "group_add": []}}) };
+    Ok(json!({
+        "args": cfg.cmd,
+        "env": env,
+        "cwd": if cfg.working_dir.is_empty() { rt["cwd"].clone() } else { json!(cfg.working_dir) },
+        "user": user,
+        "capabilities": rt["capabilities"],
+        "privileged": cfg.privileged || rt["privileged"].as_bool().unwrap_or(false),
+        "no_new_privileges": rt["no_new_privileges"],
+        "seccomp": if cfg.privileged { json!("Unconfined") } else { rt["seccomp"].clone() },
+        "umask": rt["umask"],
+    }))
+}

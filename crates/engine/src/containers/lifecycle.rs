@@ -1,0 +1,488 @@
+//! Running containers through their shims: start (with attach clients
+//! connected before the process runs), monitoring exits, restart policies,
+//! kill, stop, wait, removal of running containers, and live restore after a
+//! daemon restart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, oneshot};
+
+use super::shim_client::{ShimClient, ShimStream};
+use super::{Container, Status, no_such};
+use crate::{Engine, Error, Result};
+
+/// A state change of one container, for `wait` and attach.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// The shim is up and the process is about to run.
+    Started,
+    Exited(i64),
+    /// The process could not be started; the container stays `created`.
+    /// Waiters keep waiting, as with Docker: the client gives up itself.
+    StartFailed,
+    Removed,
+}
+
+/// Per-engine bookkeeping of running containers.
+#[derive(Debug)]
+pub struct Supervision {
+    pub changes: broadcast::Sender<(String, Change)>,
+    /// Attach requests waiting for a container's shim: each gets the shim's
+    /// bundle and acknowledges once connected, so `start` lets the process
+    /// run only after every such client is listening.
+    pending_attach: Mutex<HashMap<String, Vec<PendingAttach>>>,
+    /// Containers the user stopped or killed, which restart policies leave alone.
+    stopped_by_user: Mutex<std::collections::HashSet<String>>,
+}
+
+#[derive(Debug)]
+struct PendingAttach {
+    ready: oneshot::Sender<(PathBuf, oneshot::Sender<()>)>,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Self { changes: broadcast::channel(1024).0, pending_attach: Mutex::default(), stopped_by_user: Mutex::default() }
+    }
+}
+
+/// What `wait` waits for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "" | "not-running" => Ok(Self::NotRunning),
+            "next-exit" => Ok(Self::NextExit),
+            "removed" => Ok(Self::Removed),
+            other => Err(Error::InvalidArgument(format!("invalid condition: {other:?}"))),
+        }
+    }
+}
+
+impl Engine {
+    /// `<exec-root>/containers/<id>`: the shim's bundle.
+    pub fn bundle_dir(&self, id: &str) -> PathBuf {
+        self.config.exec_root.join("containers").join(id)
+    }
+
+    fn shim(&self, id: &str) -> ShimClient {
+        ShimClient::new(&self.bundle_dir(id))
+    }
+
+    fn publish_change(&self, id: &str, change: Change) {
+        let _ = self.supervision.changes.send((id.to_string(), change));
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn start_container(self: &Arc<Self>, name: &str) -> Result<()> {
+        let c = self.container(name)?;
+        if c.state.status.is_active() {
+            return Err(Error::NotModified("container already started".into()));
+        }
+        self.supervision.stopped_by_user.lock().expect("lock").remove(&c.id);
+        self.launch(&c).await
+    }
+
+    /// Starts a shim for `c`, connects waiting attach clients, then lets the
+    /// process run. On an exec failure the container stays `created` with
+    /// Docker's exit code (126/127) and the error.
+    async fn launch(self: &Arc<Self>, c: &Container) -> Result<()> {
+        let bundle = self.bundle_dir(&c.id);
+        let engine = self.clone();
+        let cc = c.clone();
+        tokio::task::spawn_blocking(move || engine.write_bundle(&cc)).await.map_err(|e| Error::Internal(e.to_string()))??;
+        let exe = std::env::current_exe().map_err(|e| Error::Internal(format!("finding the berth binary: {e}")))?;
+        let out = tokio::process::Command::new(exe)
+            .arg("shim")
+            .arg("start")
+            .arg(&bundle)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| Error::Internal(format!("starting the shim: {e}")))?;
+        if !out.status.success() {
+            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            let _ = image::fsutil::remove_tree(&bundle);
+            let code = if msg.contains("executable file not found") || msg.contains("no such file or directory") { 127 } else if msg.contains("permission denied") { 126 } else { 125 };
+            self.record_start_failure(&c.id, &msg, code);
+            return Err(Error::Shim(msg, code));
+        }
+        let pid = serde_json::from_slice::<Value>(&out.stdout).ok().and_then(|v| v["pid"].as_u64()).unwrap_or(0) as u32;
+        // Connect every attach client that is waiting, before the process runs.
+        let waiting = self.supervision.pending_attach.lock().expect("lock").remove(&c.id).unwrap_or_default();
+        let mut acks = Vec::new();
+        for p in waiting {
+            let (ack_tx, ack_rx) = oneshot::channel();
+            if p.ready.send((bundle.clone(), ack_tx)).is_ok() {
+                acks.push(ack_rx);
+            }
+        }
+        for a in acks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), a).await;
+        }
+        if let Err(e) = self.shim(&c.id).call(json!({"op": "start"})).await {
+            let (msg, code) = match &e {
+                Error::Shim(m, code) => (m.clone(), *code),
+                other => (other.to_string(), 125),
+            };
+            let _ = self.shim(&c.id).call(json!({"op": "shutdown"})).await;
+            let _ = image::fsutil::remove_tree(&bundle);
+            self.record_start_failure(&c.id, &msg, code);
+            return Err(Error::Shim(msg, code));
+        }
+        let c = self.update_container(&c.id, |c| {
+            c.state.status = Status::Running;
+            c.state.pid = pid;
+            c.state.exit_code = 0;
+            c.state.error.clear();
+            c.state.oom_killed = false;
+            c.state.started_at = image::config::now_rfc3339();
+        })?;
+        self.container_event("start", &c, BTreeMap::new());
+        self.publish_change(&c.id, Change::Started);
+        self.spawn_monitor(c.id.clone());
+        Ok(())
+    }
+
+    /// A start that failed: the container stays `created` with Docker's exit
+    /// code and the error; attach clients still waiting are let go (their
+    /// streams close); an AutoRemove container is removed, as Docker does.
+    fn record_start_failure(&self, id: &str, msg: &str, code: i64) {
+        let _ = self.update_container(id, |c| {
+            c.state.exit_code = code;
+            c.state.error = msg.to_string();
+        });
+        self.supervision.pending_attach.lock().expect("lock").remove(id);
+        self.publish_change(id, Change::StartFailed);
+        if let Ok(c) = self.container(id) {
+            if c.host_config.auto_remove && self.remove_stopped_container(&c).is_ok() {
+                self.publish_change(id, Change::Removed);
+            }
+        }
+    }
+
+    /// Waits for the container's exit through its shim, records it, and
+    /// applies AutoRemove and the restart policy.
+    fn spawn_monitor(self: &Arc<Self>, id: String) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let result = engine.shim(&id).call(json!({"op": "wait"})).await;
+            let (code, oom, finished) = match &result {
+                Ok(v) => (
+                    v["exit_code"].as_i64().unwrap_or(255),
+                    v["oom_killed"].as_bool().unwrap_or(false),
+                    v["finished_at"].as_str().map(str::to_string).unwrap_or_else(image::config::now_rfc3339),
+                ),
+                Err(_) => engine.exit_from_bundle(&id).unwrap_or((255, false, image::config::now_rfc3339())),
+            };
+            engine.record_exit(&id, code, oom, finished).await;
+        });
+    }
+
+    async fn record_exit(self: &Arc<Self>, id: &str, code: i64, oom: bool, finished: String) {
+        if self.shim(id).call(json!({"op": "shutdown"})).await.is_err() {
+            // The shim is gone (killed, or the machine restarted): what it
+            // would have cleaned up, the daemon does.
+            self.cleanup_after_shim(id);
+        }
+        let _ = image::fsutil::remove_tree(&self.bundle_dir(id));
+        self.drop_execs(id);
+        let Ok(c) = self.update_container(id, |c| {
+            c.state.status = Status::Exited;
+            c.state.pid = 0;
+            c.state.exit_code = code;
+            c.state.oom_killed = oom;
+            c.state.finished_at = finished;
+        }) else {
+            return;
+        };
+        if oom {
+            self.container_event("oom", &c, BTreeMap::new());
+        }
+        let mut attrs = BTreeMap::new();
+        attrs.insert("exitCode".to_string(), code.to_string());
+        self.container_event("die", &c, attrs);
+        self.publish_change(id, Change::Exited(code));
+        if c.host_config.auto_remove {
+            if self.remove_stopped_container(&c).is_ok() {
+                self.publish_change(id, Change::Removed);
+            }
+            return;
+        }
+        if let Some(delay) = self.restart_delay(&c, code) {
+            let engine = self.clone();
+            let id = id.to_string();
+            tokio::spawn(async move {
+                let _ = engine.update_container(&id, |c| c.state.status = Status::Restarting);
+                tokio::time::sleep(delay).await;
+                let Ok(c) = engine.update_container(&id, |c| c.restart_count += 1) else { return };
+                if c.state.status != Status::Restarting || engine.supervision.stopped_by_user.lock().expect("lock").contains(&id) {
+                    let _ = engine.update_container(&id, |c| c.state.status = Status::Exited);
+                    return;
+                }
+                engine.container_event("restart", &c, BTreeMap::new());
+                if engine.launch(&c).await.is_err() {
+                    let _ = engine.update_container(&id, |c| c.state.status = Status::Exited);
+                }
+            });
+        }
+    }
+
+    /// Docker's restart rules and back-off: 100 ms doubling per restart, at
+    /// most a minute; `None` when the policy says not to restart.
+    fn restart_delay(&self, c: &Container, code: i64) -> Option<Duration> {
+        if self.supervision.stopped_by_user.lock().expect("lock").contains(&c.id) {
+            return None;
+        }
+        let p = &c.host_config.restart_policy;
+        let restart = match p.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => code != 0 && (p.maximum_retry_count == 0 || (c.restart_count as i64) < p.maximum_retry_count),
+            _ => false,
+        };
+        // A container that ran for 10 s or more starts over with the short delay.
+        let ran = image::config::parse_rfc3339(&c.state.started_at)
+            .map(|s| time::OffsetDateTime::now_utc().unix_timestamp() - s)
+            .unwrap_or(0);
+        let n = if ran >= 10 { 0 } else { c.restart_count.min(10) };
+        restart.then(|| Duration::from_millis(100u64 << n).min(Duration::from_secs(60)))
+    }
+
+    /// Kills what is left of a container whose shim died, and removes its cgroup.
+    fn cleanup_after_shim(&self, id: &str) {
+        let path = self.bundle_dir(id).join("spec.json");
+        let spec = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).and_then(|v| serde_json::from_value::<runtime::Spec>(v["runtime"].clone()).ok());
+        if let Some(spec) = spec {
+            if let Err(e) = runtime::cleanup(&spec) {
+                tracing::warn!(id, "cleaning up after a dead shim: {e}");
+            }
+        }
+    }
+
+    /// The exit a shim recorded in its bundle, if it has exited.
+    fn exit_from_bundle(&self, id: &str) -> Option<(i64, bool, String)> {
+        let bytes = std::fs::read(self.bundle_dir(id).join("exit.json")).ok()?;
+        let v: Value = serde_json::from_slice(&bytes).ok()?;
+        Some((
+            v["exit_code"].as_i64()?,
+            v["oom_killed"].as_bool().unwrap_or(false),
+            v["finished_at"].as_str().unwrap_or_default().to_string(),
+        ))
+    }
+
+    /// After a daemon restart: re-attach to the shims of running containers,
+    /// and record the exits that happened while the daemon was down.
+    pub async fn restore(self: &Arc<Self>) {
+        for c in self.list_containers() {
+            if !c.state.status.is_active() {
+                continue;
+            }
+            if self.shim(&c.id).alive().await {
+                tracing::info!(id = %c.short_id(), "re-attached to a running container");
+                let _ = self.update_container(&c.id, |c| {
+                    if c.state.status == Status::Restarting {
+                        c.state.status = Status::Running;
+                    }
+                });
+                self.spawn_monitor(c.id.clone());
+            } else {
+                let (code, oom, finished) = self.exit_from_bundle(&c.id).unwrap_or((255, false, image::config::now_rfc3339()));
+                tracing::info!(id = %c.short_id(), code, "container exited while the daemon was down");
+                self.record_exit(&c.id, code, oom, finished).await;
+            }
+        }
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill_container(&self, name: &str, signal: &str) -> Result<()> {
+        let c = self.container(name)?;
+        if !c.state.status.is_active() {
+            return Err(Error::Conflict(format!("Cannot kill container: {name}: Container {} is not running", c.id)));
+        }
+        let signo = signal_number(signal)?;
+        self.supervision.stopped_by_user.lock().expect("lock").insert(c.id.clone());
+        self.shim(&c.id).call(json!({"op": "kill", "signal": signo, "all": false})).await?;
+        let mut attrs = BTreeMap::new();
+        attrs.insert("signal".to_string(), signo.to_string());
+        self.container_event("kill", &c, attrs);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout.
+    pub async fn stop_container(&self, name: &str, timeout: Option<i64>) -> Result<()> {
+        let c = self.container(name)?;
+        if !c.state.status.is_active() {
+            return Err(Error::NotModified("container already stopped".into()));
+        }
+        self.supervision.stopped_by_user.lock().expect("lock").insert(c.id.clone());
+        if c.state.status == Status::Restarting {
+            self.update_container(&c.id, |c| c.state.status = Status::Exited)?;
+            return Ok(());
+        }
+        let mut changes = self.supervision.changes.subscribe();
+        let signal = c.config.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into());
+        let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0);
+        let shim = self.shim(&c.id);
+        shim.call(json!({"op": "kill", "signal": signal_number(&signal)?, "all": false})).await?;
+        if !self.exited_within(&c.id, &mut changes, Duration::from_secs(timeout as u64)).await {
+            let _ = shim.call(json!({"op": "kill", "signal": 9, "all": true})).await;
+            self.exited_within(&c.id, &mut changes, Duration::from_secs(30)).await;
+        }
+        self.container_event("stop", &c, BTreeMap::new());
+        Ok(())
+    }
+
+    async fn exited_within(&self, id: &str, changes: &mut broadcast::Receiver<(String, Change)>, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.container(id).map(|c| !c.state.status.is_active()).unwrap_or(true) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, changes.recv()).await {
+                Err(_) => return false,
+                Ok(Ok((cid, Change::Exited(_) | Change::Removed))) if cid == id => return true,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// `POST /containers/{id}/wait`: the exit code once `condition` holds.
+    pub async fn wait_container(&self, name: &str, condition: WaitCondition) -> Result<i64> {
+        let c = self.container(name)?;
+        let mut changes = self.supervision.changes.subscribe();
+        if condition == WaitCondition::NotRunning && !c.state.status.is_active() {
+            return Ok(c.state.exit_code);
+        }
+        let mut exit = c.state.exit_code;
+        loop {
+            match changes.recv().await {
+                Ok((id, change)) if id == c.id => match (change, condition) {
+                    (Change::Exited(code), WaitCondition::Removed) => exit = code,
+                    (Change::Exited(code), _) => return Ok(code),
+                    (Change::Removed, _) => return Ok(exit),
+                    _ => {}
+                },
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    match self.container(&c.id) {
+                        Ok(now) if !now.state.status.is_active() && condition != WaitCondition::Removed => return Ok(now.state.exit_code),
+                        Err(_) => return Ok(exit),
+                        _ => {}
+                    }
+                }
+                Err(_) => return Err(Error::Internal("the daemon is shutting down".into())),
+            }
+        }
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn remove_container(&self, name: &str, force: bool) -> Result<()> {
+        let c = self.container(name)?;
+        if c.state.status.is_active() {
+            if !force {
+                return Err(Error::Conflict(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    c.id
+                )));
+            }
+            self.supervision.stopped_by_user.lock().expect("lock").insert(c.id.clone());
+            let mut changes = self.supervision.changes.subscribe();
+            let _ = self.shim(&c.id).call(json!({"op": "kill", "signal": 9, "all": true})).await;
+            self.exited_within(&c.id, &mut changes, Duration::from_secs(30)).await;
+        }
+        let c = self.container(&c.id)?;
+        self.remove_stopped_container(&c)?;
+        self.publish_change(&c.id, Change::Removed);
+        Ok(())
+    }
+
+    /// Connects to the container's output (and input): at once when it is
+    /// running, or, for a created container, when it starts (before its
+    /// process runs, so no output is lost).
+    pub async fn attach_container(&self, name: &str, stdin: bool, stdout: bool, stderr: bool) -> Result<ShimStream> {
+        let c = self.container(name)?;
+        let req = json!({"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr});
+        if c.state.status.is_active() {
+            let (_, s) = self.shim(&c.id).open(req).await?;
+            self.container_event("attach", &c, BTreeMap::new());
+            return Ok(s);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.supervision.pending_attach.lock().expect("lock").entry(c.id.clone()).or_default().push(PendingAttach { ready: tx });
+        let (bundle, ack) = rx.await.map_err(|_| no_such(name))?;
+        let result = ShimClient::new(&bundle).open(req).await;
+        let _ = ack.send(());
+        let (_, s) = result?;
+        self.container_event("attach", &c, BTreeMap::new());
+        Ok(s)
+    }
+}
+
+/// `SIGTERM`, `TERM`, `15` → 15.
+pub fn signal_number(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let name = s.trim_start_matches("SIG").to_ascii_uppercase();
+    let n = match name.as_str() {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ILL" => 4,
+        "TRAP" => 5,
+        "ABRT" | "IOT" => 6,
+        "BUS" => 7,
+        "FPE" => 8,
+        "KILL" => 9,
+        "USR1" => 10,
+        "SEGV" => 11,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        "STKFLT" => 16,
+        "CHLD" => 17,
+        "CONT" => 18,
+        "STOP" => 19,
+        "TSTP" => 20,
+        "TTIN" => 21,
+        "TTOU" => 22,
+        "URG" => 23,
+        "XCPU" => 24,
+        "XFSZ" => 25,
+        "VTALRM" => 26,
+        "PROF" => 27,
+        "WINCH" => 28,
+        "IO" | "POLL" => 29,
+        "PWR" => 30,
+        "SYS" => 31,
+        _ => return Err(Error::InvalidArgument(format!("Invalid signal: {s}"))),
+    };
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(signal_number("SIGTERM").unwrap(), 15);
+        assert_eq!(signal_number("kill").unwrap(), 9);
+        assert_eq!(signal_number("10").unwrap(), 10);
+        assert!(signal_number("SIGNOPE").is_err());
+        assert!(signal_number("0").is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! `exec`: a new process inside a running container (`docker exec`).
+//!
+//! An intermediate process moves itself into the container's cgroups and
+//! joins its namespaces with `setns`; joining a PID namespace only takes
+//! effect for children, so it then forks the final process with
+//! `CLONE_PARENT`, which makes that process a direct child of the caller
+//! (who can `waitpid` it) while it lives in the container's PID namespace.
+//! The final process then takes the same steps as a container's init
+//! (user, capabilities, seccomp, `PATH` lookup) and execs.
+
+use std::convert::Infallible;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::process::Pid;
+
+use crate::cgroups::Hierarchy;
+use crate::error::{InitError, RuntimeError};
+use crate::process::{
+    self, ProcessPlan, SpawnOptions, Stdio, become_process, channel, release_and_wait, run_child,
+    setup_stdio, wait_for_go,
+};
+use crate::spec::ExecSpec;
+
+/// Namespaces joined, in order: the mount namespace last, because after it
+/// `/proc` paths name the container's view.
+const NAMESPACES: &[(&str, libc::c_int)] = &[
+    ("cgroup", libc::CLONE_NEWCGROUP),
+    ("ipc", libc::CLONE_NEWIPC),
+    ("uts", libc::CLONE_NEWUTS),
+    ("net", libc::CLONE_NEWNET),
+    ("pid", libc::CLONE_NEWPID),
+    ("mnt", libc::CLONE_NEWNS),
+];
+
+/// Runs `spec` inside the container whose init is `container_pid` (as the
+/// caller sees it) and returns the new process's pid, once it has exec'd.
+/// The process is a child of the caller, who must `wait` for it.
+///
+/// The caller must be single-threaded (see `create`) and should be the
+/// parent of `container_pid`, which guarantees the pid was not reused.
+pub fn exec(container_pid: Pid, spec: &ExecSpec, stdio: Stdio) -> Result<Pid, RuntimeError> {
+    process::check_single_threaded()?;
+    let id = format!("container with init pid {}", container_pid.as_raw_nonzero());
+    let plan = ProcessPlan::new(
+        &spec.args,
+        &spec.env,
+        &spec.cwd,
+        &spec.user,
+        &spec.capabilities,
+        spec.privileged,
+        spec.no_new_privileges,
+        &spec.seccomp,
+        spec.umask,
+    )?;
+    let procs = cgroup_procs_files(container_pid)?;
+    let joins = open_namespaces(container_pid)?;
+    let (parent_chan, child_chan) = channel::pair().map_err(|e| RuntimeError::sys("socketpair", e))?;
+
+    let enter = || -> Result<(), InitError> {
+        for file in &procs {
+            std::fs::write(file, "0")
+                .map_err(|e| InitError::os(format!("joining cgroup {}", file.display()), e))?;
+        }
+        for (fd, kind) in &joins {
+            rustix::thread::move_into_thread_name_spaces(
+                fd.as_fd(),
+                rustix::thread::ThreadNameSpaceType::from_bits_retain(*kind as u32),
+            )
+            .map_err(|e| InitError::os("joining the container's namespaces (setns)", e))?;
+        }
+        Ok(())
+    };
+    let chan = child_chan.as_fd();
+    let child = || match run_child(chan, || exec_main(&plan, &stdio, chan)) {};
+    let spawned = process::spawn(
+        &id,
+        &SpawnOptions { flags: 0, cgroup: None, intermediate: Some(&enter) },
+        parent_chan.as_fd(),
+        chan,
+        &child,
+    )?;
+    drop(child_chan);
+    drop(stdio);
+    release_and_wait(&id, spawned.pid, parent_chan.as_fd(), false, true)?;
+    Ok(Pid::from_raw(spawned.pid).expect("positive pid"))
+}
+
+fn exec_main(plan: &ProcessPlan, stdio: &Stdio, chan: BorrowedFd<'_>) -> Result<Infallible, InitError> {
+    crate::sys::reset_signals();
+    setup_stdio(stdio, &[chan.as_raw_fd()])?;
+    wait_for_go(chan);
+    become_process(plan, chan, false)
+}
+
+/// Opens `/proc/<pid>/ns/*` for every namespace the container does not
+/// share with us.
+fn open_namespaces(pid: Pid) -> Result<Vec<(OwnedFd, libc::c_int)>, RuntimeError> {
+    let mut out = Vec::new();
+    for (name, kind) in NAMESPACES {
+        let theirs = PathBuf::from(format!("/proc/{}/ns/{name}", pid.as_raw_nonzero()));
+        let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
+        let same = match (std::fs::metadata(&theirs), std::fs::metadata(&ours)) {
+            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+            (Err(e), _) => return Err(RuntimeError::io("opening namespace", theirs, e)),
+            _ => false,
+        };
+        if same {
+            continue;
+        }
+        let fd = rustix::fs::open(&theirs, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| RuntimeError::io("opening namespace", &theirs, e))?;
+        out.push((fd, *kind));
+    }
+    Ok(out)
+}
+
+/// The `cgroup.procs` files of the cgroups `pid` is in, in every cgroup
+/// tree mounted here — v1 hierarchies and a cgroup2 mount, including one
+/// beside v1 (hybrid hosts). Paths are in our view: absolute, since the
+/// caller runs in the host's cgroup namespace.
+fn cgroup_procs_files(pid: Pid) -> Result<Vec<PathBuf>, RuntimeError> {
+    let path = PathBuf::from(format!("/proc/{}/cgroup", pid.as_raw_nonzero()));
+    let text = std::fs::read_to_string(&path).map_err(|e| RuntimeError::io("reading", &path, e))?;
+    let (v2_root, v1_mounts) = Hierarchy::all_mounts()?;
+    let mut files = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(rel)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let rel = rel.trim_start_matches('/');
+        if controllers.is_empty() {
+            if let Some(root) = &v2_root {
+                files.push(root.join(rel).join("cgroup.procs"));
+            }
+            continue;
+        }
+        let mut wanted: Vec<&str> = controllers.split(',').collect();
+        wanted.sort_unstable();
+        let mount = v1_mounts.iter().find(|m| {
+            let mut have: Vec<&str> = m.controllers.iter().map(String::as_str).collect();
+            have.sort_unstable();
+            have == wanted
+        });
+        if let Some(m) = mount {
+            files.push(m.path.join(rel).join("cgroup.procs"));
+        }
+    }
+    Ok(files)
+}
