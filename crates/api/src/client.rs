@@ -79,7 +79,13 @@ impl Client {
 
     /// Sends one request on a new connection; non-2xx answers become
     /// [`ClientError::Daemon`] with the daemon's message.
-    pub async fn request(&self, method: Method, path: &str, body: ReqBody, content_type: Option<&str>) -> Result<Response<Incoming>, ClientError> {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        content_type: Option<&str>,
+    ) -> Result<Response<Incoming>, ClientError> {
         let mut req = Request::builder().method(method).uri(path).header(hyper::header::HOST, "berth");
         if let Some(ct) = content_type {
             req = req.header(hyper::header::CONTENT_TYPE, ct);
@@ -87,17 +93,26 @@ impl Client {
         let req = req.body(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let resp = match &self.host {
             Host::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p).await.map_err(|_| ClientError::Connect(self.host.to_string()))?;
+                let s = tokio::net::UnixStream::connect(p)
+                    .await
+                    .map_err(|_| ClientError::Connect(self.host.to_string()))?;
                 send(s, req).await?
             }
             Host::Tcp(a) => {
-                let s = tokio::net::TcpStream::connect(a).await.map_err(|_| ClientError::Connect(self.host.to_string()))?;
+                let s = tokio::net::TcpStream::connect(a)
+                    .await
+                    .map_err(|_| ClientError::Connect(self.host.to_string()))?;
                 send(s, req).await?
             }
         };
         if resp.status().is_client_error() || resp.status().is_server_error() {
             let status = resp.status();
-            let body = resp.into_body().collect().await.map_err(|e| ClientError::Protocol(e.to_string()))?.to_bytes();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| ClientError::Protocol(e.to_string()))?
+                .to_bytes();
             let message = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["message"].as_str().map(str::to_string))
@@ -109,7 +124,12 @@ impl Client {
 
     /// Sends a request that asks to take over the connection (attach, exec
     /// start) and returns the raw bidirectional stream after `101`.
-    pub async fn hijack(&self, method: Method, path: &str, body: ReqBody) -> Result<TokioIo<hyper::upgrade::Upgraded>, ClientError> {
+    pub async fn hijack(
+        &self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+    ) -> Result<TokioIo<hyper::upgrade::Upgraded>, ClientError> {
         let req = Request::builder()
             .method(method)
             .uri(path)
@@ -120,19 +140,42 @@ impl Client {
             .body(body)
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let resp = match &self.host {
-            Host::Unix(p) => send(tokio::net::UnixStream::connect(p).await.map_err(|_| ClientError::Connect(self.host.to_string()))?, req).await?,
-            Host::Tcp(a) => send(tokio::net::TcpStream::connect(a).await.map_err(|_| ClientError::Connect(self.host.to_string()))?, req).await?,
+            Host::Unix(p) => {
+                send(
+                    tokio::net::UnixStream::connect(p)
+                        .await
+                        .map_err(|_| ClientError::Connect(self.host.to_string()))?,
+                    req,
+                )
+                .await?
+            }
+            Host::Tcp(a) => {
+                send(
+                    tokio::net::TcpStream::connect(a)
+                        .await
+                        .map_err(|_| ClientError::Connect(self.host.to_string()))?,
+                    req,
+                )
+                .await?
+            }
         };
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS && !resp.status().is_success() {
             let status = resp.status();
-            let body = resp.into_body().collect().await.map_err(|e| ClientError::Protocol(e.to_string()))?.to_bytes();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| ClientError::Protocol(e.to_string()))?
+                .to_bytes();
             let message = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["message"].as_str().map(str::to_string))
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
             return Err(ClientError::Daemon { status, message });
         }
-        let upgraded = hyper::upgrade::on(resp).await.map_err(|e| ClientError::Protocol(format!("upgrading the connection: {e}")))?;
+        let upgraded = hyper::upgrade::on(resp)
+            .await
+            .map_err(|e| ClientError::Protocol(format!("upgrading the connection: {e}")))?;
         Ok(TokioIo::new(upgraded))
     }
 
@@ -171,10 +214,16 @@ where
 /// Downloads `url` (plain `http://` only) for `import`, as a blocking reader.
 pub async fn fetch_url(url: &str) -> Result<BodyReader, String> {
     let rest = url.strip_prefix("http://").ok_or("only http:// URLs can be imported")?;
-    let (authority, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let (authority, path) =
+        rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, "/".into()));
     let addr = if authority.contains(':') { authority.to_string() } else { format!("{authority}:80") };
-    let stream = tokio::net::TcpStream::connect(&addr).await.map_err(|e| format!("connecting to {addr}: {e}"))?;
-    let req = Request::builder().uri(path).header(hyper::header::HOST, authority).body(empty()).map_err(|e| e.to_string())?;
+    let stream =
+        tokio::net::TcpStream::connect(&addr).await.map_err(|e| format!("connecting to {addr}: {e}"))?;
+    let req = Request::builder()
+        .uri(path)
+        .header(hyper::header::HOST, authority)
+        .body(empty())
+        .map_err(|e| e.to_string())?;
     let resp = send(stream, req).await.map_err(|e| e.to_string())?;
     if !resp.status().is_success() {
         return Err(format!("server answered {}", resp.status()));

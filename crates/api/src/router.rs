@@ -59,24 +59,23 @@ pub fn route(method: &Method, raw_path: &str) -> Result<Route, ApiError> {
     let decoded = percent_encoding::percent_decode_str(raw_path).decode_utf8_lossy();
     let mut path: &str = &decoded;
     let mut version = parse_version(API_VERSION).expect("valid");
-    if let Some(rest) = path.strip_prefix("/v") {
-        if let Some((v, tail)) = rest.split_once('/') {
-            if let Some(parsed) = parse_version(v) {
-                if parsed > version {
-                    return Err(ApiError::bad_request(format!(
-                        "client version {v} is too new. Maximum supported API version is {API_VERSION}"
-                    )));
-                }
-                if parsed < parse_version(MIN_API_VERSION).expect("valid") {
-                    return Err(ApiError::bad_request(format!(
-                        "client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
-                    )));
-                }
-                version = parsed;
-                path = &path[v.len() + 2..];
-                debug_assert!(path.starts_with('/') || tail.is_empty());
-            }
+    if let Some(rest) = path.strip_prefix("/v")
+        && let Some((v, tail)) = rest.split_once('/')
+        && let Some(parsed) = parse_version(v)
+    {
+        if parsed > version {
+            return Err(ApiError::bad_request(format!(
+                "client version {v} is too new. Maximum supported API version is {API_VERSION}"
+            )));
         }
+        if parsed < parse_version(MIN_API_VERSION).expect("valid") {
+            return Err(ApiError::bad_request(format!(
+                "client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+            )));
+        }
+        version = parsed;
+        path = &path[v.len() + 2..];
+        debug_assert!(path.starts_with('/') || tail.is_empty());
     }
     let path = path.trim_end_matches('/');
     let not_found = || ApiError::not_found("page not found");
@@ -150,8 +149,18 @@ mod tests {
             (Method::GET, "/v1.41/_ping", E::Ping, (1, 41)),
             (Method::GET, "/v1.41/images/json", E::ImagesList, (1, 41)),
             (Method::GET, "/images/busybox:latest/json", E::ImageInspect("busybox:latest".into()), (1, 50)),
-            (Method::GET, "/v1.50/images/localhost:5000/a/b:t/json", E::ImageInspect("localhost:5000/a/b:t".into()), (1, 50)),
-            (Method::POST, "/v1.41/images/busybox%3Alatest/tag", E::ImageTag("busybox:latest".into()), (1, 41)),
+            (
+                Method::GET,
+                "/v1.50/images/localhost:5000/a/b:t/json",
+                E::ImageInspect("localhost:5000/a/b:t".into()),
+                (1, 50),
+            ),
+            (
+                Method::POST,
+                "/v1.41/images/busybox%3Alatest/tag",
+                E::ImageTag("busybox:latest".into()),
+                (1, 41),
+            ),
             (Method::DELETE, "/v1.41/images/a/b:c", E::ImageDelete("a/b:c".into()), (1, 41)),
             (Method::GET, "/v1.41/images/get", E::ImagesSave, (1, 41)),
             (Method::GET, "/v1.41/images/busybox/get", E::ImageSave("busybox".into()), (1, 41)),

@@ -27,7 +27,11 @@ pub enum Listener {
 }
 
 /// Serves the API on every listener until `shutdown` completes.
-pub async fn serve(engine: Arc<engine::Engine>, listeners: Vec<Listener>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    engine: Arc<engine::Engine>,
+    listeners: Vec<Listener>,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut tasks = tokio::task::JoinSet::new();
     for l in listeners {
         let engine = engine.clone();
@@ -89,7 +93,10 @@ async fn handle(engine: Arc<engine::Engine>, req: Request<Incoming>) -> Response
     h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
     h.insert("Docker-Experimental", HeaderValue::from_static("false"));
     h.insert("Ostype", HeaderValue::from_static("linux"));
-    h.insert(header::SERVER, HeaderValue::from_static(concat!("Docker/berth-", env!("CARGO_PKG_VERSION"), " (linux)")));
+    h.insert(
+        header::SERVER,
+        HeaderValue::from_static(concat!("Docker/berth-", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
     resp
 }
 
@@ -183,7 +190,11 @@ impl Query {
     }
 }
 
-pub(crate) fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<ResBody> {
+pub(crate) fn full(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<ResBody> {
     let mut r = Response::new(Full::new(body.into()).map_err(|e: Infallible| match e {}).boxed());
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -43,8 +43,10 @@ pub fn run(opts: DaemonOpts) -> ExitCode {
 }
 
 async fn serve(opts: DaemonOpts) -> anyhow::Result<()> {
-    let engine = engine::Engine::open(engine::Config { root: opts.root.clone(), exec_root: opts.exec_root.clone() })?;
-    let hosts = if opts.hosts.is_empty() { vec![format!("unix://{DEFAULT_SOCKET}")] } else { opts.hosts.clone() };
+    let engine =
+        engine::Engine::open(engine::Config { root: opts.root.clone(), exec_root: opts.exec_root.clone() })?;
+    let hosts =
+        if opts.hosts.is_empty() { vec![format!("unix://{DEFAULT_SOCKET}")] } else { opts.hosts.clone() };
     let mut listeners = Vec::new();
     let mut sockets = Vec::new();
     for h in &hosts {
@@ -55,14 +57,17 @@ async fn serve(opts: DaemonOpts) -> anyhow::Result<()> {
                 }
                 // We hold the root's lock, so a socket file left here is stale.
                 let _ = std::fs::remove_file(&path);
-                let l = tokio::net::UnixListener::bind(&path).map_err(|e| anyhow::anyhow!("binding {}: {e}", path.display()))?;
+                let l = tokio::net::UnixListener::bind(&path)
+                    .map_err(|e| anyhow::anyhow!("binding {}: {e}", path.display()))?;
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
                 listeners.push(Listener::Unix(l));
                 sockets.push(path);
             }
             Host::Tcp(addr) => {
-                let l = tokio::net::TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+                let l = tokio::net::TcpListener::bind(&addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
                 listeners.push(Listener::Tcp(l));
             }
         }

@@ -14,7 +14,10 @@ fn load_shows_progress_on_a_tty() {
     let out = ok(std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]));
     let size = std::fs::metadata(fixture(BUSYBOX_OCI)).unwrap().len();
     let total = format!("/{:.3}MB", size as f64 / 1e6);
-    assert!(out.contains("Loading 0B") && out.contains(&total), "no progress with the total ({total}) in {out:?}");
+    assert!(
+        out.contains("Loading 0B") && out.contains(&total),
+        "no progress with the total ({total}) in {out:?}"
+    );
     assert!(out.contains("Loaded image: busybox:1.38.0-glibc"), "{out}");
 }
 
@@ -35,8 +38,17 @@ fn cli_starts_a_daemon_when_none_runs() {
         {BERTH} images -q
         echo daemon-pid=$(cat /run/berth/berth.pid)"
     );
-    let out = ok(std::process::Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]).env_remove("DOCKER_HOST").env_remove("BERTH_HOST").env_remove("BERTH_NO_AUTOSTART"));
-    assert!(out.contains("berth: no daemon was running; started one in the background (log: /var/lib/berth/daemon.log)"), "{out}");
+    let out = ok(std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env_remove("DOCKER_HOST")
+        .env_remove("BERTH_HOST")
+        .env_remove("BERTH_NO_AUTOSTART"));
+    assert!(
+        out.contains(
+            "berth: no daemon was running; started one in the background (log: /var/lib/berth/daemon.log)"
+        ),
+        "{out}"
+    );
     assert_eq!(out.matches("started one").count(), 1, "the second command finds the daemon: {out}");
     let pid: i32 = out.lines().find_map(|l| l.strip_prefix("daemon-pid=")).unwrap().trim().parse().unwrap();
     for _ in 0..50 {

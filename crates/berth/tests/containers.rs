@@ -14,19 +14,32 @@ fn lines(s: &str) -> Vec<&str> {
 fn create_ps_inspect_rename_rm() {
     let d = Daemon::start();
     let image = d.load_busybox();
-    let id = ok(d.docker().args(["create", "--name", "web1", "-e", "A=1", "-l", "team=x", "-m", "64m", image, "echo", "hello"]));
+    let id = ok(d.docker().args([
+        "create", "--name", "web1", "-e", "A=1", "-l", "team=x", "-m", "64m", image, "echo", "hello",
+    ]));
     let id = id.trim();
     assert_eq!(id.len(), 64);
     let (code, err) = fails(d.docker().args(["create", "--name", "web1", image]));
     assert_eq!(code, 1);
-    assert!(err.contains(&format!("Conflict. The container name \"/web1\" is already in use by container \"{id}\"")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Conflict. The container name \"/web1\" is already in use by container \"{id}\""
+        )),
+        "{err}"
+    );
     let (_, err) = fails(d.docker().args(["create", "--name", "bad name!", image]));
-    assert!(err.contains("Invalid container name (bad name!), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"), "{err}");
+    assert!(
+        err.contains("Invalid container name (bad name!), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"),
+        "{err}"
+    );
     let (_, err) = fails(d.docker().args(["create", "-m", "1k", image]));
     assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
     // The CLI tries to pull a missing image, and berth says it cannot yet.
     let (_, err) = fails(d.docker().args(["create", "nosuch:1"]));
-    assert!(err.contains("Unable to find image 'nosuch:1' locally") && err.contains("pull access denied"), "{err}");
+    assert!(
+        err.contains("Unable to find image 'nosuch:1' locally") && err.contains("pull access denied"),
+        "{err}"
+    );
     ok(d.berth().args(["create", image, "sh", "-c", "echo a b; sleep 1"]));
 
     // `ps` shows running containers only; `-a` all, newest first.
@@ -48,11 +61,20 @@ fn create_ps_inspect_rename_rm() {
     assert_eq!(c["State"]["Status"], "created");
     assert_eq!(c["Path"], "echo");
     assert_eq!(c["Args"][0], "hello");
-    assert_eq!(c["Config"]["Env"], serde_json::json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1"]));
+    assert_eq!(
+        c["Config"]["Env"],
+        serde_json::json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1"])
+    );
     assert_eq!(c["Config"]["Hostname"], &id[..12]);
     assert_eq!(c["HostConfig"]["Memory"], 64 << 20);
     assert_eq!(c["HostConfig"]["LogConfig"]["Type"], "json-file");
-    let fmt = ok(d.docker().args(["container", "inspect", "-f", "{{.State.Status}} {{.Config.Labels.team}}", &id[..6]]));
+    let fmt = ok(d.docker().args([
+        "container",
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.Config.Labels.team}}",
+        &id[..6],
+    ]));
     assert_eq!(fmt.trim(), "created x");
 
     ok(d.docker().args(["rename", "web1", "web2"]));
@@ -72,7 +94,11 @@ fn create_ps_inspect_rename_rm() {
     let rest = ok(d.docker().args(["ps", "-aq"]));
     ok(d.docker().arg("rm").args(lines(&rest)));
     assert!(ok(d.docker().args(["ps", "-aq"])).trim().is_empty());
-    assert_eq!(std::fs::read_dir(d.root.join("containers")).unwrap().count(), 0, "container directories removed");
+    assert_eq!(
+        std::fs::read_dir(d.root.join("containers")).unwrap().count(),
+        0,
+        "container directories removed"
+    );
     let (_, err) = fails(d.docker().args(["rm", "web2"]));
     assert!(err.contains("No such container: web2"), "{err}");
     // The records survive a daemon restart.

@@ -45,7 +45,10 @@ fn oci_layout_loads_with_the_published_digests() {
     assert_eq!(img["Id"], config_digest.unwrap().as_str());
     assert_eq!(img["Id"], BUSYBOX_CONFIG);
     assert_eq!(img["RepoDigests"][0], format!("busybox@{BUSYBOX_MANIFEST}").as_str());
-    assert!(d.root.join("content/blobs/sha256").join(&BUSYBOX_LAYER[7..]).is_file(), "compressed layer blob kept");
+    assert!(
+        d.root.join("content/blobs/sha256").join(&BUSYBOX_LAYER[7..]).is_file(),
+        "compressed layer blob kept"
+    );
     assert_eq!(img["Os"], "linux");
     assert_eq!(img["Config"]["Cmd"][0], "sh");
     // Short IDs, prefixes and the full ID all resolve.
@@ -64,7 +67,9 @@ fn import_accepts_every_compression() {
     let d = Daemon::start();
     let tmp = tempfile::tempdir().unwrap();
     let mut plain = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(fixture(ALPINE_ROOTFS)).unwrap()).read_to_end(&mut plain).unwrap();
+    flate2::read::GzDecoder::new(std::fs::File::open(fixture(ALPINE_ROOTFS)).unwrap())
+        .read_to_end(&mut plain)
+        .unwrap();
     let write = |name: &str, bytes: Vec<u8>| {
         let p = tmp.path().join(name);
         std::fs::write(&p, bytes).unwrap();
@@ -92,7 +97,19 @@ fn import_accepts_every_compression() {
     // stdin, with changes and a message, through the berth CLI.
     let out = ok(d
         .berth()
-        .args(["import", "-c", "CMD [\"/bin/sh\"]", "-c", "ENV FOO=bar", "-c", "LABEL stage=wire", "-m", "from stdin", "-", "alpine:stdin"])
+        .args([
+            "import",
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            "-c",
+            "ENV FOO=bar",
+            "-c",
+            "LABEL stage=wire",
+            "-m",
+            "from stdin",
+            "-",
+            "alpine:stdin",
+        ])
         .stdin(std::fs::File::open(fixture(ALPINE_ROOTFS)).unwrap()));
     let out = out.trim();
     let img = inspect(&d, "alpine:stdin");
@@ -118,7 +135,10 @@ fn images_lists_filters_and_formats_like_docker() {
 
     let table = ok(d.docker().arg("images"));
     let rows = lines(&table);
-    assert_eq!(rows[0].split_whitespace().collect::<Vec<_>>(), ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]);
+    assert_eq!(
+        rows[0].split_whitespace().collect::<Vec<_>>(),
+        ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    );
     assert_eq!(rows.len(), 4, "{table}");
     assert!(rows[1].starts_with("alpine ") && rows[1].contains("two"), "newest first: {table}");
     assert!(table.contains("4.45MB"), "{table}");
@@ -142,7 +162,13 @@ fn images_lists_filters_and_formats_like_docker() {
 
     // Re-importing to a tag leaves the old image dangling.
     ok(d.docker().arg("import").arg(fixture(ALPINE_ROOTFS)).arg("alpine:two"));
-    let dangling = ok(d.docker().args(["images", "--filter", "dangling=true", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]));
+    let dangling = ok(d.docker().args([
+        "images",
+        "--filter",
+        "dangling=true",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.ID}}",
+    ]));
     assert_eq!(lines(&dangling).len(), 1, "{dangling}");
     assert!(dangling.starts_with("<none>:<none>"));
     let full = ok(d.berth().args(["images", "--no-trunc", "-q", "busybox"]));
@@ -167,7 +193,10 @@ fn tag_and_rmi_follow_dockers_untag_and_delete_rules() {
     assert!(err.contains("conflict: unable to delete c6348fa86ba0 (must be forced) - image is referenced in multiple repositories"), "{err}");
     // By tag: only untags while others remain.
     assert_eq!(ok(d.docker().args(["rmi", "mybox:v1"])).trim(), "Untagged: mybox:v1");
-    assert_eq!(ok(d.docker().args(["rmi", "localhost:5000/team/box:v2"])).trim(), "Untagged: localhost:5000/team/box:v2");
+    assert_eq!(
+        ok(d.docker().args(["rmi", "localhost:5000/team/box:v2"])).trim(),
+        "Untagged: localhost:5000/team/box:v2"
+    );
     // The last tag deletes the image and its layer.
     let out = ok(d.docker().args(["rmi", "busybox:1.38.0-glibc"]));
     assert!(out.contains("Untagged: busybox:1.38.0-glibc"), "{out}");
@@ -224,7 +253,10 @@ fn save_and_load_round_trip_keeps_image_ids() {
 
     ok(d.docker().args(["rmi", "busybox:1.38.0-glibc", "alpine:3.20"]));
     let out = ok(d.docker().arg("load").arg("-i").arg(&both));
-    assert!(out.contains("Loaded image: busybox:1.38.0-glibc") && out.contains("Loaded image: alpine:3.20"), "{out}");
+    assert!(
+        out.contains("Loaded image: busybox:1.38.0-glibc") && out.contains("Loaded image: alpine:3.20"),
+        "{out}"
+    );
     assert_eq!(inspect(&d, "busybox:1.38.0-glibc")["Id"], BUSYBOX_CONFIG);
     assert_eq!(inspect(&d, "alpine:3.20")["Id"], alpine.as_str());
     // From stdin through the berth CLI.
@@ -233,12 +265,19 @@ fn save_and_load_round_trip_keeps_image_ids() {
     assert_eq!(out.trim(), "Loaded image: alpine:3.20");
     assert_eq!(inspect(&d, "alpine:3.20")["Id"], alpine.as_str());
 
-    let skopeo = ok(std::process::Command::new("skopeo").arg("inspect").arg(format!("docker-archive:{}", one.display())));
+    let skopeo = ok(std::process::Command::new("skopeo")
+        .arg("inspect")
+        .arg(format!("docker-archive:{}", one.display())));
     let v: Value = serde_json::from_str(&skopeo).unwrap();
     assert_eq!(v["Layers"].as_array().unwrap().len(), 1);
     assert_eq!(v["Architecture"], "amd64");
-    let raw = ok(std::process::Command::new("skopeo").args(["inspect", "--config", "--raw"]).arg(format!("docker-archive:{}", one.display())));
-    assert_eq!(format!("sha256:{}", hex::encode(sha2::Sha256::digest(raw.trim_end_matches('\n').as_bytes()))), alpine);
+    let raw = ok(std::process::Command::new("skopeo")
+        .args(["inspect", "--config", "--raw"])
+        .arg(format!("docker-archive:{}", one.display())));
+    assert_eq!(
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(raw.trim_end_matches('\n').as_bytes()))),
+        alpine
+    );
 }
 
 /// An OCI layout made by umoci from the Alpine fixture loads.
@@ -251,8 +290,18 @@ fn umoci_layout_loads() {
     let umoci = |args: &[&str]| ok(std::process::Command::new("umoci").args(args));
     umoci(&["init", "--layout", layout.to_str().unwrap()]);
     umoci(&["new", "--image", &format!("{}:alpine", layout.display())]);
-    umoci(&["unpack", "--rootless", "--image", &format!("{}:alpine", layout.display()), bundle.to_str().unwrap()]);
-    ok(std::process::Command::new("tar").arg("-xzf").arg(fixture(ALPINE_ROOTFS)).arg("-C").arg(bundle.join("rootfs")));
+    umoci(&[
+        "unpack",
+        "--rootless",
+        "--image",
+        &format!("{}:alpine", layout.display()),
+        bundle.to_str().unwrap(),
+    ]);
+    ok(std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(fixture(ALPINE_ROOTFS))
+        .arg("-C")
+        .arg(bundle.join("rootfs")));
     umoci(&["repack", "--image", &format!("{}:alpine", layout.display()), bundle.to_str().unwrap()]);
     let tarball = tmp.path().join("layout.tar");
     ok(std::process::Command::new("tar").arg("-cf").arg(&tarball).arg("-C").arg(&layout).arg("."));
@@ -260,7 +309,11 @@ fn umoci_layout_loads() {
     // umoci names the image only by a bare tag, so it loads untagged, by ID.
     let id = out.trim().strip_prefix("Loaded image ID: ").unwrap_or_else(|| panic!("{out}")).to_string();
     let img = inspect(&d, &id);
-    assert_eq!(img["RootFS"]["Layers"].as_array().unwrap().len(), 1, "umoci's repack adds one layer to an empty image");
+    assert_eq!(
+        img["RootFS"]["Layers"].as_array().unwrap().len(),
+        1,
+        "umoci's repack adds one layer to an empty image"
+    );
     let layer = img["GraphDriver"]["Data"]["LowerDir"].as_str().unwrap().to_string();
     assert!(std::path::Path::new(&layer).join("bin/busybox").is_file());
 }
@@ -269,14 +322,26 @@ fn umoci_layout_loads() {
 fn history_inspect_formats_and_missing_images() {
     let d = Daemon::start();
     d.load_busybox();
-    ok(d.docker().args(["import", "-m", "imported from file"]).arg(fixture(ALPINE_ROOTFS)).arg("alpine:imported"));
+    ok(d.docker()
+        .args(["import", "-m", "imported from file"])
+        .arg(fixture(ALPINE_ROOTFS))
+        .arg("alpine:imported"));
     let hist = ok(d.docker().args(["history", "alpine:imported"]));
     let rows = lines(&hist);
-    assert!(rows[0].starts_with("IMAGE") && rows[0].contains("CREATED BY") && rows[0].contains("COMMENT"), "{hist}");
+    assert!(
+        rows[0].starts_with("IMAGE") && rows[0].contains("CREATED BY") && rows[0].contains("COMMENT"),
+        "{hist}"
+    );
     assert!(rows[1].contains("imported from file"), "{hist}");
     let ids = ok(d.docker().args(["history", "-q", "busybox:1.38.0-glibc"]));
     assert_eq!(lines(&ids)[0], &BUSYBOX_CONFIG[7..19]);
-    let cmd = ok(d.docker().args(["image", "inspect", "--format", "{{.Config.Cmd}} {{.Os}}/{{.Architecture}}", "busybox:1.38.0-glibc"]));
+    let cmd = ok(d.docker().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.Cmd}} {{.Os}}/{{.Architecture}}",
+        "busybox:1.38.0-glibc",
+    ]));
     assert_eq!(cmd.trim(), "[sh] linux/amd64");
     let out = d.docker().args(["image", "inspect", "nosuch"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -292,11 +357,15 @@ fn system_df_version_info_and_ping() {
     d.load_busybox();
     let df = ok(d.docker().args(["system", "df"]));
     let rows = lines(&df);
-    assert_eq!(rows[0].split_whitespace().collect::<Vec<_>>(), ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]);
+    assert_eq!(
+        rows[0].split_whitespace().collect::<Vec<_>>(),
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    );
     assert!(rows[1].starts_with("Images") && rows[1].contains("4.446MB"), "{df}");
     let v = ok(d.docker().args(["system", "df", "-v"]));
     assert!(v.contains("Images space usage:") && v.contains("busybox"), "{v}");
-    let version = ok(d.docker().args(["version", "--format", "{{.Server.APIVersion}} {{.Server.MinAPIVersion}}"]));
+    let version =
+        ok(d.docker().args(["version", "--format", "{{.Server.APIVersion}} {{.Server.MinAPIVersion}}"]));
     assert_eq!(version.trim(), "1.50 1.24");
     let info = ok(d.docker().args(["info", "--format", "{{.Images}} {{.OSType}}"]));
     assert_eq!(info.trim(), "1 linux");
@@ -315,14 +384,45 @@ fn events_are_recorded_and_streamed_with_filters() {
     ok(d.docker().args(["tag", "busybox:1.38.0-glibc", "ev:1"]));
     ok(d.docker().args(["rmi", "ev:1"]));
     let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1;
-    let out = ok(d.docker().args(["events", "--since", &start.to_string(), "--until", &until.to_string(), "--filter", "type=image", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"]));
-    assert_eq!(lines(&out), ["image tag busybox:1.38.0-glibc", &format!("image load {BUSYBOX_CONFIG}"), "image tag ev:1", &format!("image untag {BUSYBOX_CONFIG}")]);
-    let out = ok(d.berth().args(["events", "--since", &start.to_string(), "--until", &until.to_string(), "--filter", "event=untag"]));
+    let out = ok(d.docker().args([
+        "events",
+        "--since",
+        &start.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "type=image",
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+    ]));
+    assert_eq!(
+        lines(&out),
+        [
+            "image tag busybox:1.38.0-glibc",
+            &format!("image load {BUSYBOX_CONFIG}"),
+            "image tag ev:1",
+            &format!("image untag {BUSYBOX_CONFIG}")
+        ]
+    );
+    let out = ok(d.berth().args([
+        "events",
+        "--since",
+        &start.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "event=untag",
+    ]));
     assert_eq!(lines(&out).len(), 1);
     assert!(out.contains(&format!("image untag {BUSYBOX_CONFIG} (name={BUSYBOX_CONFIG})")), "{out}");
 
     // A live stream sees an event that happens after it started.
-    let mut child = d.docker().args(["events", "--filter", "event=tag", "--format", "{{.Actor.Attributes.name}}"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = d
+        .docker()
+        .args(["events", "--filter", "event=tag", "--format", "{{.Actor.Attributes.name}}"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
     ok(d.docker().args(["tag", "busybox:1.38.0-glibc", "live:1"]));
     let mut stdout = child.stdout.take().unwrap();
@@ -343,7 +443,8 @@ fn compressed_archives_tcp_and_usage_errors() {
     let saved = tmp.path().join("saved.tar");
     ok(d.docker().arg("save").arg("-o").arg(&saved).arg("busybox:1.38.0-glibc"));
     let gz = tmp.path().join("saved.tar.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    let mut enc =
+        flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
     std::io::copy(&mut std::fs::File::open(&saved).unwrap(), &mut enc).unwrap();
     enc.finish().unwrap();
     ok(d.docker().args(["rmi", "busybox:1.38.0-glibc"]));
@@ -372,7 +473,15 @@ fn compressed_archives_tcp_and_usage_errors() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let result = answered.then(|| harness::run(std::process::Command::new("docker").env("DOCKER_HOST", &host).arg("version").arg("--format").arg("{{.Server.Version}}")));
+    let result = answered.then(|| {
+        harness::run(
+            std::process::Command::new("docker")
+                .env("DOCKER_HOST", &host)
+                .arg("version")
+                .arg("--format")
+                .arg("{{.Server.Version}}"),
+        )
+    });
     let _ = child.kill();
     let _ = child.wait();
     let out = result.expect("daemon listens on TCP");
@@ -398,7 +507,8 @@ fn import_from_a_url_and_graceful_shutdown() {
         let mut req = [0u8; 4096];
         let n = conn.read(&mut req).unwrap();
         assert!(String::from_utf8_lossy(&req[..n]).starts_with("GET /alpine.tar.gz "));
-        write!(conn, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
+        write!(conn, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+            .unwrap();
         conn.write_all(&body).unwrap();
     });
     let id = ok(d.docker().args(["import", &format!("http://127.0.0.1:{port}/alpine.tar.gz"), "alpine:url"]));

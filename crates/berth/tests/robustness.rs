@@ -29,7 +29,11 @@ fn image_ids(d: &Daemon) -> BTreeSet<String> {
 
 /// Names directly in `dir`, to see that nothing new appeared beside the root.
 fn listing(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir).expect("read dir").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Mount points under the test's directory or the daemon root (there must be none).
@@ -117,10 +121,20 @@ impl Sentinel {
     }
 
     fn assert_untouched(&self) {
-        assert_eq!(listing(self.path()), BTreeSet::from(["secret".to_string()]), "something was written into {}", self.path().display());
+        assert_eq!(
+            listing(self.path()),
+            BTreeSet::from(["secret".to_string()]),
+            "something was written into {}",
+            self.path().display()
+        );
         let secret = self.path().join("secret");
         assert_eq!(std::fs::read(&secret).expect("secret"), b"untouched\n");
-        assert_eq!(std::fs::metadata(&secret).expect("secret").nlink(), 1, "a hard link to {} was made", secret.display());
+        assert_eq!(
+            std::fs::metadata(&secret).expect("secret").nlink(),
+            1,
+            "a hard link to {} was made",
+            secret.display()
+        );
     }
 }
 
@@ -129,7 +143,14 @@ impl Sentinel {
 /// Appends one entry to a raw tar stream. The name and link target are copied
 /// into the header verbatim (the tar crate's builder refuses `..`, which is the
 /// point here), and `claimed` overrides the size the header declares.
-fn raw_entry(out: &mut Vec<u8>, name: &str, kind: tar::EntryType, data: &[u8], link: &str, claimed: Option<u64>) {
+fn raw_entry(
+    out: &mut Vec<u8>,
+    name: &str,
+    kind: tar::EntryType,
+    data: &[u8],
+    link: &str,
+    claimed: Option<u64>,
+) {
     assert!(name.len() < 100 && link.len() < 100, "names must fit the old header fields");
     let mut h = tar::Header::new_gnu();
     {
@@ -341,13 +362,19 @@ fn hand_made_archives_load() {
     let archive = save_with_layer(d.dir.path(), "good.tar", "handmade-save:1", &layer);
     let out = ok(d.docker().arg("load").arg("-i").arg(&archive));
     assert!(out.contains("Loaded image: handmade-save:1"), "{out}");
-    let diff = ok(d.docker().args(["image", "inspect", "-f", "{{index .RootFS.Layers 0}}", "handmade-save:1"]));
+    let diff =
+        ok(d.docker().args(["image", "inspect", "-f", "{{index .RootFS.Layers 0}}", "handmade-save:1"]));
     assert_eq!(diff.trim(), format!("sha256:{}", sha256_hex(&layer)));
 
     // The OCI layout form with a gzip layer, as the archive-level cases use it.
     let layer = benign_layer("oci-form");
     let config = config_for(&[&layer]);
-    let members = oci_members("handmade-oci:1", &config, &sha256_hex(&config), &[Blob { media_type: TAR_GZIP, bytes: gzip(&layer), omit: false }]);
+    let members = oci_members(
+        "handmade-oci:1",
+        &config,
+        &sha256_hex(&config),
+        &[Blob { media_type: TAR_GZIP, bytes: gzip(&layer), omit: false }],
+    );
     let archive = d.dir.path().join("good-oci.tar");
     write_tar(&archive, &members);
     let out = ok(d.docker().arg("load").arg("-i").arg(&archive));
@@ -426,7 +453,11 @@ fn layer_absolute_symlink_to_root_stays_inside() {
         // Accepted: the file must be in the layer's snapshot, under the sentinel's path.
         let hits = find_named(&d.root.join("snapshots"), "pwned");
         let want = PathBuf::from(sentinel.rel()).join("pwned");
-        assert!(hits.len() == 1 && hits[0].ends_with(&want), "pwned should be in the snapshot as {}: {hits:?}", want.display());
+        assert!(
+            hits.len() == 1 && hits[0].ends_with(&want),
+            "pwned should be in the snapshot as {}: {hits:?}",
+            want.display()
+        );
         ok(d.docker().args(["rmi", "hostile-symlink-root:1"]));
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -499,7 +530,14 @@ fn layer_hard_link_to_absolute_outside_path_is_refused() {
         |s| {
             let mut l = Vec::new();
             file(&mut l, "ok.txt", b"fine");
-            raw_entry(&mut l, "stolen", tar::EntryType::Link, b"", &s.path().join("secret").to_string_lossy(), None);
+            raw_entry(
+                &mut l,
+                "stolen",
+                tar::EntryType::Link,
+                b"",
+                &s.path().join("secret").to_string_lossy(),
+                None,
+            );
             end(l)
         },
         &["does not exist", "escapes"],
@@ -567,7 +605,12 @@ fn archive_config_digest_mismatch_is_refused() {
     let layer = benign_layer("mismatch");
     let config = config_for(&[&layer]);
     let wrong = sha256_hex(b"some other config");
-    let members = oci_members("hostile-digest:1", &config, &wrong, &[Blob { media_type: TAR, bytes: layer, omit: false }]);
+    let members = oci_members(
+        "hostile-digest:1",
+        &config,
+        &wrong,
+        &[Blob { media_type: TAR, bytes: layer, omit: false }],
+    );
     hostile_archive_case("digest-mismatch", members, &["digest"]);
 }
 
@@ -585,9 +628,18 @@ fn archive_truncated_gzip_layer_is_refused() {
     let config = config_for(&[&layer]);
     let gz = gzip(&layer);
     let half = gz[..gz.len() / 2].to_vec();
-    let members = oci_members("hostile-gzip:1", &config, &sha256_hex(&config), &[Blob { media_type: TAR_GZIP, bytes: half, omit: false }]);
+    let members = oci_members(
+        "hostile-gzip:1",
+        &config,
+        &sha256_hex(&config),
+        &[Blob { media_type: TAR_GZIP, bytes: half, omit: false }],
+    );
     // berth says "incomplete deflate stream"; Docker says "unexpected EOF".
-    hostile_archive_case("truncated-gzip", members, &["unexpected end", "unexpected eof", "incomplete", "truncated"]);
+    hostile_archive_case(
+        "truncated-gzip",
+        members,
+        &["unexpected end", "unexpected eof", "incomplete", "truncated"],
+    );
 }
 
 /// A manifest naming a layer blob the archive does not hold.
@@ -603,7 +655,10 @@ fn archive_missing_blob_is_refused() {
         "hostile-missing:1",
         &config,
         &sha256_hex(&config),
-        &[Blob { media_type: TAR, bytes: present, omit: false }, Blob { media_type: TAR, bytes: absent, omit: true }],
+        &[
+            Blob { media_type: TAR, bytes: present, omit: false },
+            Blob { media_type: TAR, bytes: absent, omit: true },
+        ],
     );
     hostile_archive_case("missing-blob", members, &["missing"]);
 }
@@ -622,9 +677,11 @@ fn archive_that_is_not_a_tar_is_refused() {
     let long = d.dir.path().join("noise.bin");
     std::fs::write(&long, noise(5, 64 << 10)).expect("write");
     for archive in [short, long] {
-        let msg = refused(&d, &sentinel, &archive, &["not a docker save tarball", "invalid archive", "not a tar"]);
+        let msg =
+            refused(&d, &sentinel, &archive, &["not a docker save tarball", "invalid archive", "not a tar"]);
         eprintln!("{}: berth says: {}", archive.display(), msg.trim());
-        let readable = msg.chars().all(|c| c == '\n' || (!c.is_control() && c != char::REPLACEMENT_CHARACTER));
+        let readable =
+            msg.chars().all(|c| c == '\n' || (!c.is_control() && c != char::REPLACEMENT_CHARACTER));
         assert!(readable, "the error for {} quotes unreadable bytes: {msg:?}", archive.display());
     }
     still_loads_busybox(&d);
@@ -636,7 +693,8 @@ fn archive_that_is_not_a_tar_is_refused() {
 fn http(d: &Daemon, method: &str, path: &str) -> (u16, String, Vec<u8>) {
     let mut s = std::os::unix::net::UnixStream::connect(&d.socket).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").expect("send");
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .expect("send");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read response");
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
@@ -644,14 +702,20 @@ fn http(d: &Daemon, method: &str, path: &str) -> (u16, String, Vec<u8>) {
     let mut body = raw[split + 4..].to_vec();
     let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
     let header = |name: &str| {
-        head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+        head.lines().find_map(|l| {
+            l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+        })
     };
     if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         let mut out = Vec::new();
         let mut rest = &body[..];
         loop {
             let nl = rest.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
-            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).split(';').next().unwrap().trim(), 16).expect("chunk size");
+            let size = usize::from_str_radix(
+                String::from_utf8_lossy(&rest[..nl]).split(';').next().unwrap().trim(),
+                16,
+            )
+            .expect("chunk size");
             if size == 0 {
                 break;
             }
@@ -665,8 +729,13 @@ fn http(d: &Daemon, method: &str, path: &str) -> (u16, String, Vec<u8>) {
 
 /// A JSON error body's `message`.
 fn error_message(status: u16, content_type: &str, body: &[u8]) -> String {
-    assert!(content_type.starts_with("application/json"), "error with content type {content_type:?}: {}", String::from_utf8_lossy(body));
-    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_else(|e| panic!("{status} body is not JSON ({e}): {}", String::from_utf8_lossy(body)));
+    assert!(
+        content_type.starts_with("application/json"),
+        "error with content type {content_type:?}: {}",
+        String::from_utf8_lossy(body)
+    );
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("{status} body is not JSON ({e}): {}", String::from_utf8_lossy(body)));
     let m = v["message"].as_str().unwrap_or_else(|| panic!("no message in {v}")).to_string();
     assert!(!m.trim().is_empty(), "empty message in {v}");
     m
@@ -678,7 +747,11 @@ fn malformed_filters_are_a_400_with_a_json_message() {
         return;
     }
     let d = Daemon::start();
-    for path in ["/images/json?filters=notjson", "/v1.45/images/json?filters=notjson", "/images/json?filters=%5B1%2C2%5D"] {
+    for path in [
+        "/images/json?filters=notjson",
+        "/v1.45/images/json?filters=notjson",
+        "/images/json?filters=%5B1%2C2%5D",
+    ] {
         let (status, ct, body) = http(&d, "GET", path);
         assert_eq!(status, 400, "GET {path}: {}", String::from_utf8_lossy(&body));
         let m = error_message(status, &ct, &body);
@@ -767,7 +840,10 @@ fn big_archive(path: &Path, tag: &str, layers: usize, files: usize, file_size: u
     }))
     .expect("json");
     let config_path = format!("{}.json", sha256_hex(&config));
-    let manifest = serde_json::to_vec(&serde_json::json!([{"Config": config_path, "RepoTags": [tag], "Layers": layer_paths}])).expect("json");
+    let manifest = serde_json::to_vec(
+        &serde_json::json!([{"Config": config_path, "RepoTags": [tag], "Layers": layer_paths}]),
+    )
+    .expect("json");
     for (name, data) in [(config_path, config), ("manifest.json".to_string(), manifest)] {
         let mut h = header(data.len());
         out.append_data(&mut h, name, &data[..]).expect("append");
@@ -778,8 +854,12 @@ fn big_archive(path: &Path, tag: &str, layers: usize, files: usize, file_size: u
 
 /// `berth system check` on a stopped daemon's root: (success, stdout + stderr).
 fn system_check(root: &Path) -> (bool, String) {
-    let out = run(Command::new(BERTH).args(["system", "check", "--root"]).arg(root).env("BERTH_NO_AUTOSTART", "1"));
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out =
+        run(Command::new(BERTH).args(["system", "check", "--root"]).arg(root).env("BERTH_NO_AUTOSTART", "1"));
+    (
+        out.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
 }
 
 #[test]
@@ -792,7 +872,16 @@ fn crash_during_load_leaves_a_consistent_store() {
     big_archive(&big, "crashtest:1", 5, 6, 10 << 20);
     let mut d = Daemon::start();
 
-    let mut load = d.docker().arg("load").arg("-i").arg(&big).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("docker load");
+    let mut load = d
+        .docker()
+        .arg("load")
+        .arg("-i")
+        .arg(&big)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("docker load");
     // Crash once the load is well under way: some MB in staging or ingest.
     let in_flight = |d: &Daemon| usage(&d.root.join("staging")) + usage(&d.root.join("content/ingest"));
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -865,7 +954,8 @@ impl SmallDisk {
         let dir = tempfile::Builder::new().prefix("berth-small-").tempdir().expect("temp dir");
         let mnt = dir.path().join("fs");
         std::fs::create_dir(&mnt).expect("mountpoint");
-        rustix::mount::mount("tmpfs", &mnt, "tmpfs", rustix::mount::MountFlags::empty(), c"size=64m").expect("mount tmpfs");
+        rustix::mount::mount("tmpfs", &mnt, "tmpfs", rustix::mount::MountFlags::empty(), c"size=64m")
+            .expect("mount tmpfs");
         SmallDisk { dir, mnt }
     }
 
@@ -891,18 +981,31 @@ fn load_fails_for_space(d: &Daemon, disk: &SmallDisk, archive: &Path) {
     assert_eq!(lines.len(), 1, "one error expected:\n{stderr}");
     let line = lines[0];
     eprintln!("{}: berth says: {line}", archive.display());
-    let at = line.find("no space left on device: ").unwrap_or_else(|| panic!("not berth's no-space error: {line}\ndaemon log:\n{}", d.log()));
+    let at = line
+        .find("no space left on device: ")
+        .unwrap_or_else(|| panic!("not berth's no-space error: {line}\ndaemon log:\n{}", d.log()));
     let rest = &line[at + "no space left on device: ".len()..];
     let (path, counts) = rest.rsplit_once(": ").unwrap_or_else(|| panic!("no path in: {line}"));
     assert!(path.starts_with('/'), "the error should name a path: {line}");
-    let nums: Vec<u64> = counts.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
-    assert!(counts.contains("bytes needed") && counts.contains("bytes free") && nums.len() == 2, "bytes needed and free: {line}");
+    let nums: Vec<u64> = counts
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert!(
+        counts.contains("bytes needed") && counts.contains("bytes free") && nums.len() == 2,
+        "bytes needed and free: {line}"
+    );
     assert!(nums[0] > nums[1], "needed should exceed free: {line}");
 
     assert_eq!(image_ids(d), BTreeSet::new(), "nothing may be half-registered");
     assert!(d.staging_leftovers().is_empty(), "{:?}", d.staging_leftovers());
     let free_after = free_bytes(&disk.mnt);
-    assert!(free_after + (1 << 20) >= free_before, "the failed load keeps {} bytes", free_before - free_after);
+    assert!(
+        free_after + (1 << 20) >= free_before,
+        "the failed load keeps {} bytes",
+        free_before - free_after
+    );
 }
 
 #[test]
@@ -947,7 +1050,12 @@ fn full_disk_while_unpacking_a_compressed_layer_fails_cleanly() {
     }
     let layer = end(layer);
     let config = config_for(&[&layer]);
-    let members = oci_members("bomb:1", &config, &sha256_hex(&config), &[Blob { media_type: TAR_GZIP, bytes: gzip(&layer), omit: false }]);
+    let members = oci_members(
+        "bomb:1",
+        &config,
+        &sha256_hex(&config),
+        &[Blob { media_type: TAR_GZIP, bytes: gzip(&layer), omit: false }],
+    );
     let archive = disk.outside().join("bomb.tar");
     write_tar(&archive, &members);
     assert!(std::fs::metadata(&archive).expect("archive").len() < 8 << 20);
@@ -995,7 +1103,10 @@ fn second_daemon_on_the_same_root_refuses_to_start() {
     second.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("stderr");
     assert!(!status.success(), "second daemon exited with {status}");
     assert!(stderr.contains("another berth daemon"), "stderr: {stderr}");
-    assert!(stderr.contains(&d.root.to_string_lossy().into_owned()), "the error should name the root: {stderr}");
+    assert!(
+        stderr.contains(&d.root.to_string_lossy().into_owned()),
+        "the error should name the root: {stderr}"
+    );
     assert!(!sock.exists(), "the second daemon bound its socket");
 
     // The offline checker refuses too, and the first daemon is unharmed.

@@ -36,7 +36,8 @@ fn assert_no_leftovers(d: &Daemon, id: &str) {
         let p = std::path::Path::new("/sys/fs/cgroup").join(ctl).join("berth").join(id);
         assert!(!p.exists(), "cgroup {} remains", p.display());
     }
-    let shims = run(std::process::Command::new("pgrep").args(["-f", &format!("shim start {}", d.exec_root.join("containers").join(id).display())]));
+    let shims = run(std::process::Command::new("pgrep")
+        .args(["-f", &format!("shim start {}", d.exec_root.join("containers").join(id).display())]));
     assert!(shims.stdout.is_empty(), "a shim of {id} is still running");
 }
 
@@ -50,7 +51,8 @@ fn run_rm_echo_and_exit_codes() {
     assert_eq!(ok(d.docker().args(["run", "--rm", image, "echo", "hello"])), "hello\n");
     assert!(ok(d.docker().args(["ps", "-aq"])).trim().is_empty(), "--rm removed the container");
 
-    let out = run(d.docker().args(["run", "--name", "three", image, "sh", "-c", "echo out; echo err >&2; exit 3"]));
+    let out =
+        run(d.docker().args(["run", "--name", "three", image, "sh", "-c", "echo out; echo err >&2; exit 3"]));
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
@@ -82,20 +84,34 @@ fn detached_logs_stop_exec_wait_and_rm() {
     let ps = ok(d.docker().args(["ps", "--format", "{{.Names}} {{.Status}}"]));
     assert!(ps.starts_with("ticker Up "), "{ps}");
     let tail = run(d.docker().args(["logs", "--tail", "2", "ticker"]));
-    assert_eq!(lines(&String::from_utf8_lossy(&tail.stdout)).len() + lines(&String::from_utf8_lossy(&tail.stderr)).len(), 2);
+    assert_eq!(
+        lines(&String::from_utf8_lossy(&tail.stdout)).len()
+            + lines(&String::from_utf8_lossy(&tail.stderr)).len(),
+        2
+    );
     let stamped = run(d.docker().args(["logs", "-t", "--tail", "2", "ticker"]));
-    let stamped = String::from_utf8_lossy(&stamped.stdout).into_owned() + &String::from_utf8_lossy(&stamped.stderr);
-    assert!(stamped.starts_with("20") && (stamped.contains("Z tick") || stamped.contains("Z tock")), "{stamped}");
+    let stamped =
+        String::from_utf8_lossy(&stamped.stdout).into_owned() + &String::from_utf8_lossy(&stamped.stderr);
+    assert!(
+        stamped.starts_with("20") && (stamped.contains("Z tick") || stamped.contains("Z tock")),
+        "{stamped}"
+    );
 
     // exec, with its own output and exit code.
-    let out = run(d.docker().args(["exec", "ticker", "sh", "-c", "echo exec-out; echo exec-err >&2; exit 7"]));
+    let out =
+        run(d.docker().args(["exec", "ticker", "sh", "-c", "echo exec-out; echo exec-err >&2; exit 7"]));
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "exec-out\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "exec-err\n");
     assert_eq!(ok(d.docker().args(["exec", "ticker", "hostname"])).trim(), &id[..12]);
 
     // `logs -f` follows until the container stops; stop honours SIGTERM.
-    let follower = d.docker().args(["logs", "-f", "--tail", "0", "ticker"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let follower = d
+        .docker()
+        .args(["logs", "-f", "--tail", "0", "ticker"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     ok(d.docker().args(["stop", "ticker"]));
     assert!(started.elapsed() < Duration::from_secs(5), "SIGTERM was honoured");
@@ -105,7 +121,16 @@ fn detached_logs_stop_exec_wait_and_rm() {
     assert_eq!(ok(d.docker().args(["wait", "ticker"])).trim(), "0");
 
     // A process that ignores SIGTERM is killed after the timeout.
-    ok(d.docker().args(["run", "-d", "--name", "stubborn", image, "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]));
+    ok(d.docker().args([
+        "run",
+        "-d",
+        "--name",
+        "stubborn",
+        image,
+        "sh",
+        "-c",
+        "trap '' TERM; while true; do sleep 0.1; done",
+    ]));
     let started = Instant::now();
     ok(d.docker().args(["stop", "-t", "1", "stubborn"]));
     assert!(started.elapsed() >= Duration::from_secs(1));
@@ -131,7 +156,16 @@ fn containers_outlive_a_killed_daemon() {
     let mut d = Daemon::start();
     let image = d.load_busybox();
     for n in ["alpha", "beta"] {
-        ok(d.docker().args(["run", "-d", "--name", n, image, "sh", "-c", "while true; do echo alive; sleep 0.2; done"]));
+        ok(d.docker().args([
+            "run",
+            "-d",
+            "--name",
+            n,
+            image,
+            "sh",
+            "-c",
+            "while true; do echo alive; sleep 0.2; done",
+        ]));
     }
     ok(d.docker().args(["run", "-d", "--name", "short", image, "sh", "-c", "sleep 1; exit 5"]));
     let pid_a = inspect(&d, "alpha", "{{.State.Pid}}");

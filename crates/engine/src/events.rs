@@ -38,9 +38,16 @@ impl Events {
         Self { history: Mutex::new(VecDeque::with_capacity(HISTORY)), live: broadcast::channel(256).0 }
     }
 
-    pub fn publish(&self, kind: &'static str, action: &str, actor_id: &str, attributes: BTreeMap<String, String>) {
+    pub fn publish(
+        &self,
+        kind: &'static str,
+        action: &str,
+        actor_id: &str,
+        attributes: BTreeMap<String, String>,
+    ) {
         let time_nano = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-        let ev = Event { kind, action: action.to_string(), actor_id: actor_id.to_string(), attributes, time_nano };
+        let ev =
+            Event { kind, action: action.to_string(), actor_id: actor_id.to_string(), attributes, time_nano };
         let mut h = self.history.lock().expect("events lock poisoned");
         if h.len() == HISTORY {
             h.pop_front();
@@ -68,8 +75,15 @@ impl Event {
         let name = self.attributes.get("name").map(String::as_str).unwrap_or("");
         f.accepts("type", |v| v == self.kind)
             && f.accepts("event", |v| v == self.action || self.action.starts_with(&format!("{v}:")))
-            && f.accepts("image", |v| self.kind == "image" && (v == self.actor_id || v == name || self.actor_id.strip_prefix("sha256:").is_some_and(|h| h.starts_with(v))))
-            && f.accepts("container", |v| self.kind == "container" && (self.actor_id.starts_with(v) || v == name))
+            && f.accepts("image", |v| {
+                self.kind == "image"
+                    && (v == self.actor_id
+                        || v == name
+                        || self.actor_id.strip_prefix("sha256:").is_some_and(|h| h.starts_with(v)))
+            })
+            && f.accepts("container", |v| {
+                self.kind == "container" && (self.actor_id.starts_with(v) || v == name)
+            })
             && f.accepts("label", |v| match v.split_once('=') {
                 Some((k, val)) => self.attributes.get(k).is_some_and(|x| x == val),
                 None => self.attributes.contains_key(v),

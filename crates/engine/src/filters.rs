@@ -15,12 +15,18 @@ impl Filters {
         }
         let v: serde_json::Value =
             serde_json::from_str(raw).map_err(|e| Error::InvalidArgument(format!("invalid filter: {e}")))?;
-        let obj = v.as_object().ok_or_else(|| Error::InvalidArgument("invalid filter: expected a JSON object".into()))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| Error::InvalidArgument("invalid filter: expected a JSON object".into()))?;
         let mut out = BTreeMap::new();
         for (k, vals) in obj {
             let list: Vec<String> = match vals {
-                serde_json::Value::Object(m) => m.iter().filter(|(_, on)| on.as_bool() != Some(false)).map(|(k, _)| k.clone()).collect(),
-                serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                serde_json::Value::Object(m) => {
+                    m.iter().filter(|(_, on)| on.as_bool() != Some(false)).map(|(k, _)| k.clone()).collect()
+                }
+                serde_json::Value::Array(a) => {
+                    a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()
+                }
                 _ => return Err(Error::InvalidArgument(format!("invalid filter '{k}'"))),
             };
             out.insert(k.clone(), list);

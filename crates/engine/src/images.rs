@@ -24,7 +24,13 @@ pub struct Pruned {
 }
 
 impl Engine {
-    fn image_event(&self, action: &str, img_id: &str, name: &str, labels: Option<&serde_json::Map<String, serde_json::Value>>) {
+    fn image_event(
+        &self,
+        action: &str,
+        img_id: &str,
+        name: &str,
+        labels: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) {
         let mut attrs = BTreeMap::new();
         attrs.insert("name".to_string(), name.to_string());
         for (k, v) in labels.into_iter().flatten() {
@@ -42,13 +48,22 @@ impl Engine {
         let bound = |key: &str| -> Result<Option<i64>> {
             match filters.get(key) {
                 [] => Ok(None),
-                [v] => Ok(Some(self.images.resolve(v).map_err(|_| Error::NotFound(format!("No such image: {v}")))?.config.created_unix())),
-                _ => Err(Error::InvalidArgument(format!("invalid filter '{key}': only one value is allowed"))),
+                [v] => Ok(Some(
+                    self.images
+                        .resolve(v)
+                        .map_err(|_| Error::NotFound(format!("No such image: {v}")))?
+                        .config
+                        .created_unix(),
+                )),
+                _ => {
+                    Err(Error::InvalidArgument(format!("invalid filter '{key}': only one value is allowed")))
+                }
             }
         };
         let (before, since) = (bound("before")?, bound("since")?);
         let until = filters.get("until").first().map(|u| parse_until(u)).transpose()?;
-        let parents: std::collections::HashSet<&str> = images.iter().map(|i| i.record.parent.as_str()).collect();
+        let parents: std::collections::HashSet<&str> =
+            images.iter().map(|i| i.record.parent.as_str()).collect();
         let patterns = filters.get("reference");
         Ok(images
             .iter()
@@ -63,7 +78,8 @@ impl Engine {
                     && since.is_none_or(|s| created > s)
                     && until.is_none_or(|u| created < u)
                     && labels_pass(img, filters)
-                    && (patterns.is_empty() || patterns.iter().any(|p| img.repo_tags.iter().any(|t| reference_matches(p, t))))
+                    && (patterns.is_empty()
+                        || patterns.iter().any(|p| img.repo_tags.iter().any(|t| reference_matches(p, t))))
             })
             .cloned()
             .collect())
@@ -82,7 +98,15 @@ impl Engine {
     }
 
     /// `POST /images/create?fromSrc=…`: a root filesystem tarball becomes an image.
-    pub fn import_image(&self, input: impl Read, changes: &[String], message: &str, repo: &str, tag: &str, progress: LoadProgress) -> Result<String> {
+    pub fn import_image(
+        &self,
+        input: impl Read,
+        changes: &[String],
+        message: &str,
+        repo: &str,
+        tag: &str,
+        progress: LoadProgress,
+    ) -> Result<String> {
         let target = match (repo, tag) {
             ("", _) => None,
             (r, "") => Some(Reference::parse_normalized(r)?.with_default_tag().to_string()),
@@ -116,7 +140,9 @@ impl Engine {
     /// Finds an image, with Docker's "No such image" wording.
     pub fn resolve_image(&self, name: &str) -> Result<Image> {
         self.images.resolve(name).map_err(|e| match e {
-            image::StoreError::NotFound(_) => Error::NotFound(format!("No such image: {}", display_name(name))),
+            image::StoreError::NotFound(_) => {
+                Error::NotFound(format!("No such image: {}", display_name(name)))
+            }
             e => e.into(),
         })
     }
@@ -129,34 +155,36 @@ impl Engine {
         // An image a container uses is never deleted (its layers are the
         // container's lowerdirs); at most its names go, with force.
         let users = self.containers_using(&img.id);
-        if let Some(running) = users.iter().find(|c| c.state.status.is_active()) {
-            if !by_reference || (img.repo_tags.len() <= 1 && img.repo_digests.is_empty()) {
-                return Err(Error::Conflict(format!(
-                    "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
-                    short_id(&img.id),
-                    running.short_id()
-                )));
-            }
+        if let Some(running) = users.iter().find(|c| c.state.status.is_active())
+            && (!by_reference || (img.repo_tags.len() <= 1 && img.repo_digests.is_empty()))
+        {
+            return Err(Error::Conflict(format!(
+                "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+                short_id(&img.id),
+                running.short_id()
+            )));
         }
         if by_reference {
             let r = Reference::parse_normalized(name)?;
             let key = if r.digest().is_some() { r.clone() } else { r.clone().with_default_tag() };
             let last = img.repo_tags.len() <= 1;
-            if last && !force {
-                if let Some(c) = users.first() {
-                    return Err(Error::Conflict(format!(
-                        "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
-                        c.short_id(),
-                        short_id(&img.id)
-                    )));
-                }
+            if last
+                && !force
+                && let Some(c) = users.first()
+            {
+                return Err(Error::Conflict(format!(
+                    "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
+                    c.short_id(),
+                    short_id(&img.id)
+                )));
             }
             if self.images.untag(&key.to_string())? {
                 out.push(DeleteItem::Untagged(key.familiar_string()));
                 self.image_event("untag", &img.id, &img.id, img.config.labels());
             }
             let left = self.images.resolve(&img.id)?;
-            if !left.repo_tags.is_empty() || (!left.repo_digests.is_empty() && left.record.manifest.is_none()) {
+            if !left.repo_tags.is_empty() || (!left.repo_digests.is_empty() && left.record.manifest.is_none())
+            {
                 return Ok(out);
             }
         } else if let (Some(c), false) = (users.first(), force) {
@@ -188,12 +216,13 @@ impl Engine {
         }
         out.extend(self.images.remove_image(&img.id)?);
         self.image_event("delete", &img.id, &img.id, img.config.labels());
-        if prune_parents && !img.record.parent.is_empty() {
-            if let Ok(parent) = self.images.resolve(&img.record.parent) {
-                let has_children = self.images.list()?.iter().any(|i| i.record.parent == parent.id);
-                if parent.repo_tags.is_empty() && !has_children {
-                    out.extend(self.delete_image(&parent.id, false, true)?);
-                }
+        if prune_parents
+            && !img.record.parent.is_empty()
+            && let Ok(parent) = self.images.resolve(&img.record.parent)
+        {
+            let has_children = self.images.list()?.iter().any(|i| i.record.parent == parent.id);
+            if parent.repo_tags.is_empty() && !has_children {
+                out.extend(self.delete_image(&parent.id, false, true)?);
             }
         }
         Ok(out)
@@ -239,7 +268,9 @@ impl Engine {
             let img = self.resolve_image(n)?;
             // A name that is a reference saves that tag; an ID saves every tag.
             let tags = match Reference::parse_normalized(n) {
-                Ok(r) if !is_id_like(n, &img.id) && r.digest().is_none() => vec![r.with_default_tag().familiar_string()],
+                Ok(r) if !is_id_like(n, &img.id) && r.digest().is_none() => {
+                    vec![r.with_default_tag().familiar_string()]
+                }
                 _ => img.repo_tags.clone(),
             };
             match list.iter_mut().find(|(i, _)| i.id == img.id) {
@@ -256,8 +287,11 @@ impl Engine {
 }
 
 fn labels_pass(img: &Image, filters: &Filters) -> bool {
-    let get = |k: &str| img.config.labels().and_then(|l| l.get(k)).map(|v| v.as_str().unwrap_or_default().to_string());
-    filters.labels_match("label", &get) && filters.get("label!").iter().all(|f| !Filters::parse_single(f, &get))
+    let get = |k: &str| {
+        img.config.labels().and_then(|l| l.get(k)).map(|v| v.as_str().unwrap_or_default().to_string())
+    };
+    filters.labels_match("label", &get)
+        && filters.get("label!").iter().all(|f| !Filters::parse_single(f, &get))
 }
 
 impl Filters {
@@ -272,7 +306,8 @@ impl Filters {
 /// Docker's `reference` filter (distribution's `FamiliarMatch`): a glob on
 /// the familiar string (`name:tag`), or else on the familiar name alone.
 fn reference_matches(pattern: &str, familiar: &str) -> bool {
-    let name = familiar.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map(|(n, _)| n).unwrap_or(familiar);
+    let name =
+        familiar.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map(|(n, _)| n).unwrap_or(familiar);
     glob(pattern, familiar) || glob(pattern, name)
 }
 
@@ -326,7 +361,11 @@ pub fn short_id(id: &str) -> &str {
 /// How Docker names a missing image in errors: references get their default tag.
 fn display_name(name: &str) -> String {
     match Reference::parse_normalized(name) {
-        Ok(r) if r.tag().is_none() && r.digest().is_none() && !name.chars().all(|c| c.is_ascii_hexdigit()) => format!("{name}:latest"),
+        Ok(r)
+            if r.tag().is_none() && r.digest().is_none() && !name.chars().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            format!("{name}:latest")
+        }
         _ => name.to_string(),
     }
 }

@@ -44,9 +44,13 @@ impl From<image::StoreError> for Error {
             S::Conflict(_) => Error::Conflict(e.to_string()),
             // A layer that fails on our side (disk, permissions) is not the client's fault.
             S::Layer(image::layer::LayerError::Io { .. }) => Error::Internal(e.to_string()),
-            S::InvalidArchive(_) | S::InvalidChange(_) | S::Reference(_) | S::DigestMismatch { .. } | S::Layer(_) | S::InvalidDigest(_) | S::BlobNotFound(_) => {
-                Error::InvalidArgument(e.to_string())
-            }
+            S::InvalidArchive(_)
+            | S::InvalidChange(_)
+            | S::Reference(_)
+            | S::DigestMismatch { .. }
+            | S::Layer(_)
+            | S::InvalidDigest(_)
+            | S::BlobNotFound(_) => Error::InvalidArgument(e.to_string()),
             _ => Error::Internal(e.to_string()),
         }
     }
@@ -91,7 +95,16 @@ impl Engine {
         let images = image::ImageStore::open(&config.root, db.clone(), true)?;
         images.gc()?;
         let containers = Self::load_containers(&db)?;
-        Ok(Arc::new(Self { config, images, events: Events::new(), containers, supervision: Default::default(), execs: Default::default(), db, _lock: lock }))
+        Ok(Arc::new(Self {
+            config,
+            images,
+            events: Events::new(),
+            containers,
+            supervision: Default::default(),
+            execs: Default::default(),
+            db,
+            _lock: lock,
+        }))
     }
 }
 
@@ -123,6 +136,7 @@ fn lock_root(root: &Path) -> Result<(File, Arc<redb::Database>)> {
         )));
     }
     let db_path = root.join("metadata.db");
-    let db = redb::Database::create(&db_path).map_err(|e| Error::Internal(format!("opening {}: {e}", db_path.display())))?;
+    let db = redb::Database::create(&db_path)
+        .map_err(|e| Error::Internal(format!("opening {}: {e}", db_path.display())))?;
     Ok((lock, Arc::new(db)))
 }

@@ -42,9 +42,20 @@ pub fn images(files: &HashMap<String, Vec<u8>>) -> Result<Vec<ArchiveImage>, Sto
         return entries
             .into_iter()
             .map(|e| {
-                let tags = e.repo_tags.unwrap_or_default().iter().map(|t| normalise_tag(t)).collect::<Result<_, _>>()?;
+                let tags = e
+                    .repo_tags
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|t| normalise_tag(t))
+                    .collect::<Result<_, _>>()?;
                 let n = e.layers.len();
-                Ok(ArchiveImage { config: e.config, layers: e.layers, tags, manifest: None, media_types: vec![None; n] })
+                Ok(ArchiveImage {
+                    config: e.config,
+                    layers: e.layers,
+                    tags,
+                    manifest: None,
+                    media_types: vec![None; n],
+                })
             })
             .collect();
     }
@@ -57,11 +68,15 @@ pub fn images(files: &HashMap<String, Vec<u8>>) -> Result<Vec<ArchiveImage>, Sto
         serde_json::from_slice(index).map_err(|e| StoreError::InvalidArchive(format!("index.json: {e}")))?;
     let mut out = Vec::new();
     for desc in index["manifests"].as_array().into_iter().flatten() {
-        let tag = desc.pointer("/annotations/io.containerd.image.name").or_else(|| desc.pointer("/annotations/org.opencontainers.image.ref.name"));
+        let tag = desc
+            .pointer("/annotations/io.containerd.image.name")
+            .or_else(|| desc.pointer("/annotations/org.opencontainers.image.ref.name"));
         let tags = match tag.and_then(Value::as_str) {
             // A bare ref.name ("latest", "alpine") is only a tag, with no
             // repository to put it on: such images load untagged.
-            Some(t) if t.contains([':', '/']) && reference::Reference::parse_normalized(t).is_ok() => vec![normalise_tag(t)?],
+            Some(t) if t.contains([':', '/']) && reference::Reference::parse_normalized(t).is_ok() => {
+                vec![normalise_tag(t)?]
+            }
             _ => vec![],
         };
         collect_manifest(files, desc, tags, &mut out, 0)?;
@@ -81,18 +96,30 @@ fn collect_manifest(
     }
     let digest = desc["digest"].as_str().unwrap_or_default();
     let path = blob_path(digest)?;
-    let bytes = files.get(&path).ok_or_else(|| StoreError::InvalidArchive(format!("manifest {digest} is missing from the archive")))?;
+    let bytes = files.get(&path).ok_or_else(|| {
+        StoreError::InvalidArchive(format!("manifest {digest} is missing from the archive"))
+    })?;
     if crate::digest::of(bytes) != digest {
-        return Err(StoreError::DigestMismatch { expected: digest.to_string(), actual: crate::digest::of(bytes) });
+        return Err(StoreError::DigestMismatch {
+            expected: digest.to_string(),
+            actual: crate::digest::of(bytes),
+        });
     }
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| StoreError::InvalidArchive(format!("manifest {digest}: {e}")))?;
+    let doc: Value = serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::InvalidArchive(format!("manifest {digest}: {e}")))?;
     if let Some(children) = doc["manifests"].as_array() {
         // A multi-platform index: take this host's platform, as `docker load` does.
         let pick = children.iter().find(|c| {
             c.pointer("/platform/os").and_then(Value::as_str) == Some("linux")
-                && c.pointer("/platform/architecture").and_then(Value::as_str) == Some(crate::config::go_arch())
+                && c.pointer("/platform/architecture").and_then(Value::as_str)
+                    == Some(crate::config::go_arch())
         });
-        let child = pick.ok_or_else(|| StoreError::InvalidArchive(format!("index {digest} has no linux/{} image", crate::config::go_arch())))?;
+        let child = pick.ok_or_else(|| {
+            StoreError::InvalidArchive(format!(
+                "index {digest} has no linux/{} image",
+                crate::config::go_arch()
+            ))
+        })?;
         return collect_manifest(files, child, tags, out, depth + 1);
     }
     let config = blob_path(doc.pointer("/config/digest").and_then(Value::as_str).unwrap_or_default())?;
@@ -138,14 +165,15 @@ pub fn write_save<W: Write>(
     let mut tar = tar::Builder::new(out);
     let io_err = |e: io::Error| StoreError::io(std::path::Path::new("<save stream>"), e);
     let mut written = std::collections::HashSet::new();
-    let add = |tar: &mut tar::Builder<W>, path: &str, size: u64, data: &mut dyn Read| -> Result<(), StoreError> {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(size);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        h.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut h, path, data).map_err(io_err)
-    };
+    let add =
+        |tar: &mut tar::Builder<W>, path: &str, size: u64, data: &mut dyn Read| -> Result<(), StoreError> {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(size);
+            h.set_mode(0o644);
+            h.set_mtime(0);
+            h.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut h, path, data).map_err(io_err)
+        };
     add(&mut tar, "oci-layout", 30, &mut &br#"{"imageLayoutVersion":"1.0.0"}"#[..])?;
     let mut index = Vec::new();
     let mut docker_manifest = Vec::new();
@@ -171,22 +199,30 @@ pub fn write_save<W: Write>(
         if written.insert(manifest_digest.clone()) {
             add(&mut tar, &blob_path(&manifest_digest)?, manifest.len() as u64, &mut &manifest[..])?;
         }
-        let descriptor = |annotations: Value| {
-            json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest.len(), "annotations": annotations})
-        };
+        let descriptor = |annotations: Value| json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest.len(), "annotations": annotations});
         if img.tags.is_empty() {
             index.push(descriptor(json!({})));
         }
         for t in &img.tags {
             let r = reference::Reference::parse_normalized(t)?;
             let tag = r.tag().unwrap_or("latest").to_string();
-            index.push(descriptor(json!({"io.containerd.image.name": r.to_string(), "org.opencontainers.image.ref.name": tag})));
+            index.push(descriptor(
+                json!({"io.containerd.image.name": r.to_string(), "org.opencontainers.image.ref.name": tag}),
+            ));
             repositories
                 .entry(r.familiar_name())
                 .or_insert_with(|| json!({}))
                 .as_object_mut()
                 .expect("map")
-                .insert(tag, json!(img.layers.last().map(|(d, _)| crate::content::hex_of(d).unwrap_or_default()).unwrap_or_default()));
+                .insert(
+                    tag,
+                    json!(
+                        img.layers
+                            .last()
+                            .map(|(d, _)| crate::content::hex_of(d).unwrap_or_default())
+                            .unwrap_or_default()
+                    ),
+                );
         }
         docker_manifest.push(json!({
             "Config": blob_path(&img.config_digest)?,

@@ -30,7 +30,8 @@ impl ImageConfig {
     /// `rootfs.diff_ids`, bottom layer first.
     pub fn diff_ids(&self) -> Result<Vec<String>, StoreError> {
         let ids = self.json.pointer("/rootfs/diff_ids").and_then(Value::as_array);
-        let ids = ids.ok_or_else(|| StoreError::InvalidArchive("image config has no rootfs.diff_ids".into()))?;
+        let ids =
+            ids.ok_or_else(|| StoreError::InvalidArchive("image config has no rootfs.diff_ids".into()))?;
         ids.iter()
             .map(|v| {
                 let s = v.as_str().unwrap_or_default();
@@ -61,12 +62,16 @@ impl ImageConfig {
 
 /// Unix seconds of an RFC 3339 time.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
 }
 
 /// Now, as RFC 3339 with nanoseconds in UTC (Go's `time.RFC3339Nano`).
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).expect("formattable")
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formattable")
 }
 
 /// Builds the config of an imported root filesystem: one layer, the changes
@@ -124,7 +129,9 @@ pub fn apply_change(config: &mut Map<String, Value>, change: &str) -> Result<(),
         "ENV" => {
             let env = config.entry("Env").or_insert_with(|| json!([])).as_array_mut().expect("Env is a list");
             for (k, v) in key_values(rest).ok_or_else(|| bad("ENV needs KEY=VALUE"))? {
-                env.retain(|e| e.as_str().and_then(|s| s.split_once('=')).map(|(ek, _)| ek != k).unwrap_or(true));
+                env.retain(|e| {
+                    e.as_str().and_then(|s| s.split_once('=')).map(|(ek, _)| ek != k).unwrap_or(true)
+                });
                 env.push(json!(format!("{k}={v}")));
             }
         }
@@ -159,7 +166,12 @@ pub fn apply_change(config: &mut Map<String, Value>, change: &str) -> Result<(),
             config.insert("StopSignal".into(), json!(rest));
         }
         "ONBUILD" => {
-            config.entry("OnBuild").or_insert_with(|| json!([])).as_array_mut().expect("list").push(json!(rest));
+            config
+                .entry("OnBuild")
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .expect("list")
+                .push(json!(rest));
         }
         _ => return Err(StoreError::InvalidChange(format!("{word} is not a valid change command"))),
     }

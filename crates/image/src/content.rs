@@ -9,9 +9,9 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::StoreError;
 use crate::digest::HashingWriter;
 use crate::fsutil;
-use crate::StoreError;
 
 #[derive(Debug, Clone)]
 pub struct ContentStore {
@@ -29,13 +29,17 @@ pub struct Ingest {
 impl Ingest {
     /// Finishes the blob: verifies the digest (when one was expected), fsyncs
     /// and renames it into place. Returns its digest and size.
-    pub fn commit(mut self, store: &ContentStore, expected: Option<&str>) -> Result<(String, u64), StoreError> {
+    pub fn commit(
+        mut self,
+        store: &ContentStore,
+        expected: Option<&str>,
+    ) -> Result<(String, u64), StoreError> {
         let (digest, size, buf) = self.writer.take().expect("an ingest is committed once").finish();
         let file = buf.into_inner().map_err(|e| StoreError::io(&self.path, e.into_error()))?;
-        if let Some(expected) = expected {
-            if expected != digest {
-                return Err(StoreError::DigestMismatch { expected: expected.to_string(), actual: digest });
-            }
+        if let Some(expected) = expected
+            && expected != digest
+        {
+            return Err(StoreError::DigestMismatch { expected: expected.to_string(), actual: digest });
         }
         file.sync_all().map_err(|e| StoreError::io(&self.path, e))?;
         let target = store.path(&digest)?;
@@ -139,7 +143,11 @@ impl ContentStore {
     /// Every stored blob's digest.
     pub fn list(&self) -> Result<Vec<String>, StoreError> {
         let rd = fs::read_dir(&self.blobs).map_err(|e| StoreError::io(&self.blobs, e))?;
-        Ok(rd.flatten().filter_map(|e| e.file_name().into_string().ok()).map(|h| format!("sha256:{h}")).collect())
+        Ok(rd
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .map(|h| format!("sha256:{h}"))
+            .collect())
     }
 
     /// Re-hashes a stored blob and says whether it still matches its name.

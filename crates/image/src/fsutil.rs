@@ -69,10 +69,10 @@ pub fn disk_usage(path: &Path) -> u64 {
             continue;
         }
         total += md.blocks() * 512;
-        if md.is_dir() {
-            if let Ok(rd) = fs::read_dir(&p) {
-                stack.extend(rd.flatten().map(|e| e.path()));
-            }
+        if md.is_dir()
+            && let Ok(rd) = fs::read_dir(&p)
+        {
+            stack.extend(rd.flatten().map(|e| e.path()));
         }
     }
     total

@@ -85,7 +85,11 @@ impl SnapshotStore {
     /// Chain IDs of every snapshot on disk.
     pub fn list(&self) -> Result<Vec<String>, StoreError> {
         let rd = fs::read_dir(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;
-        Ok(rd.flatten().filter_map(|e| e.file_name().into_string().ok()).map(|h| format!("sha256:{h}")).collect())
+        Ok(rd
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .map(|h| format!("sha256:{h}"))
+            .collect())
     }
 }
 

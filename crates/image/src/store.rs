@@ -89,8 +89,8 @@ impl ImageStore {
     /// interrupted operations left in the staging areas is removed (the
     /// daemon does this at start; `system check` looks without touching).
     pub fn open(root: &Path, db: Arc<redb::Database>, clear_interrupted: bool) -> Result<Self, StoreError> {
-        let content =
-            ContentStore::open(&root.join("content"), clear_interrupted).map_err(|e| StoreError::io(root, e))?;
+        let content = ContentStore::open(&root.join("content"), clear_interrupted)
+            .map_err(|e| StoreError::io(root, e))?;
         let snapshots = SnapshotStore::open(root.join("snapshots"), root.join("staging"), clear_interrupted)
             .map_err(|e| StoreError::io(root, e))?;
         meta::init(&db)?;
@@ -116,7 +116,11 @@ impl ImageStore {
         }
         let mut out = Vec::with_capacity(snap.images.len());
         for (id, record) in &snap.images {
-            out.push(self.image(id, record.clone(), refs.get(id.as_str()).map(Vec::as_slice).unwrap_or(&[]))?);
+            out.push(self.image(
+                id,
+                record.clone(),
+                refs.get(id.as_str()).map(Vec::as_slice).unwrap_or(&[]),
+            )?);
         }
         out.sort_by(|a, b| b.config.created_unix().cmp(&a.config.created_unix()).then(a.id.cmp(&b.id)));
         Ok(out)
@@ -127,7 +131,11 @@ impl ImageStore {
         let (mut repo_tags, mut repo_digests) = (Vec::new(), Vec::new());
         for r in refs {
             let parsed = reference::Reference::parse_normalized(r)?;
-            if parsed.digest().is_some() { repo_digests.push(parsed.familiar_string()) } else { repo_tags.push(parsed.familiar_string()) }
+            if parsed.digest().is_some() {
+                repo_digests.push(parsed.familiar_string())
+            } else {
+                repo_tags.push(parsed.familiar_string())
+            }
         }
         if let Some(m) = &record.manifest {
             // A digest reference also comes from each repository the image is tagged in.
@@ -164,24 +172,24 @@ impl ImageStore {
             self.image(id, record, &refs).map(Some)
         };
         let full_id = if name.starts_with("sha256:") { name.to_string() } else { format!("sha256:{name}") };
-        if hex_of(&full_id).is_ok() {
-            if let Some(img) = found(&full_id)? {
-                return Ok(img);
-            }
+        if hex_of(&full_id).is_ok()
+            && let Some(img) = found(&full_id)?
+        {
+            return Ok(img);
         }
         if let Ok(r) = reference::Reference::parse_normalized(name) {
             let key = r.clone().with_default_tag().to_string();
-            if let Some(id) = tags.get(key.as_str())? {
-                if let Some(img) = found(id.value())? {
-                    return Ok(img);
-                }
+            if let Some(id) = tags.get(key.as_str())?
+                && let Some(img) = found(id.value())?
+            {
+                return Ok(img);
             }
             if let Some(d) = r.digest() {
                 // `name@digest` also matches the manifest the image came with.
                 for row in images.iter()? {
                     let (k, v) = row?;
                     let rec: ImageRecord = meta::decode(v.value())?;
-                    if rec.manifest.as_deref() == Some(&d.to_string()) {
+                    if rec.manifest.as_deref() == Some(d.as_ref()) {
                         return found(k.value()).map(Option::unwrap);
                     }
                 }
@@ -269,7 +277,11 @@ impl ImageStore {
                 match entry.header().entry_type() {
                     tar::EntryType::Symlink | tar::EntryType::Link => {
                         if let Some(target) = entry.link_name_bytes() {
-                            let base = if entry.header().entry_type() == tar::EntryType::Link { "" } else { parent_of(&path) };
+                            let base = if entry.header().entry_type() == tar::EntryType::Link {
+                                ""
+                            } else {
+                                parent_of(&path)
+                            };
                             let resolved = join_archive_path(base, &String::from_utf8_lossy(&target));
                             links.insert(path, resolved);
                         }
@@ -280,20 +292,25 @@ impl ImageStore {
                 }
                 let size = entry.size();
                 let mut head = Vec::with_capacity(512);
-                (&mut entry).take(512).read_to_end(&mut head).map_err(|e| StoreError::InvalidArchive(format!("{path}: {e}")))?;
+                (&mut entry)
+                    .take(512)
+                    .read_to_end(&mut head)
+                    .map_err(|e| StoreError::InvalidArchive(format!("{path}: {e}")))?;
                 let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
                 if size <= MAX_DOCUMENT && (matches!(first, Some(b'{' | b'[')) || !looks_like_layer(&path)) {
                     let mut bytes = head;
-                    entry.read_to_end(&mut bytes).map_err(|e| StoreError::InvalidArchive(format!("{path}: {e}")))?;
+                    entry
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| StoreError::InvalidArchive(format!("{path}: {e}")))?;
                     docs.insert(path, bytes);
                     continue;
                 }
                 let expected = path.strip_prefix("blobs/sha256/").map(|h| format!("sha256:{h}"));
-                if let Some(rec) = expected.as_ref().and_then(|d| known.get(d)) {
-                    if self.content.exists(&rec.blob) {
-                        staged.insert(path, Staged { record: rec.clone(), dir: None });
-                        continue;
-                    }
+                if let Some(rec) = expected.as_ref().and_then(|d| known.get(d))
+                    && self.content.exists(&rec.blob)
+                {
+                    staged.insert(path, Staged { record: rec.clone(), dir: None });
+                    continue;
                 }
                 let short = short_name(&path);
                 let mut src = io::Cursor::new(head).chain(entry);
@@ -334,13 +351,14 @@ impl ImageStore {
         let mut plans = Vec::new();
         for img in images {
             let cfg_path = resolve(&img.config);
-            let cfg_bytes =
-                docs.get(&cfg_path).ok_or_else(|| StoreError::InvalidArchive(format!("config {} is missing from the archive", img.config)))?;
+            let cfg_bytes = docs.get(&cfg_path).ok_or_else(|| {
+                StoreError::InvalidArchive(format!("config {} is missing from the archive", img.config))
+            })?;
             let id = crate::digest::of(cfg_bytes);
-            if let Some(h) = cfg_path.strip_prefix("blobs/sha256/") {
-                if id != format!("sha256:{h}") {
-                    return Err(StoreError::DigestMismatch { expected: format!("sha256:{h}"), actual: id });
-                }
+            if let Some(h) = cfg_path.strip_prefix("blobs/sha256/")
+                && id != format!("sha256:{h}")
+            {
+                return Err(StoreError::DigestMismatch { expected: format!("sha256:{h}"), actual: id });
             }
             let config = ImageConfig::parse(cfg_bytes)?;
             let diff_ids = config.diff_ids()?;
@@ -353,7 +371,9 @@ impl ImageStore {
             }
             let mut layers = Vec::new();
             for (i, (path, want)) in img.layers.iter().zip(&diff_ids).enumerate() {
-                let s = staged.get(&resolve(path)).ok_or_else(|| StoreError::InvalidArchive(format!("layer {path} is missing from the archive")))?;
+                let s = staged.get(&resolve(path)).ok_or_else(|| {
+                    StoreError::InvalidArchive(format!("layer {path} is missing from the archive"))
+                })?;
                 if &s.record.diff_id != want {
                     return Err(StoreError::InvalidArchive(format!(
                         "layer {i} of image {id}: content has diff ID {}, config says {want}",
@@ -388,8 +408,15 @@ impl ImageStore {
                 }
             }
             let size = layers.iter().map(|(r, _)| r.size).sum();
-            let layer_records: Vec<(String, LayerRecord)> = chains.iter().cloned().zip(layers.iter().map(|(r, _)| r.clone())).collect();
-            let rec = ImageRecord { layers: chains, size, manifest: manifest.clone(), parent: String::new(), last_tag_time: None };
+            let layer_records: Vec<(String, LayerRecord)> =
+                chains.iter().cloned().zip(layers.iter().map(|(r, _)| r.clone())).collect();
+            let rec = ImageRecord {
+                layers: chains,
+                size,
+                manifest: manifest.clone(),
+                parent: String::new(),
+                last_tag_time: None,
+            };
             records.push((id.clone(), rec, layer_records, tags.clone()));
         }
         let tx = self.db.begin_write()?;
@@ -419,7 +446,10 @@ impl ImageStore {
         records
             .into_iter()
             .map(|(id, _, _, tags)| {
-                let tags = tags.iter().map(|t| Ok(reference::Reference::parse_normalized(t)?.familiar_string())).collect::<Result<_, StoreError>>()?;
+                let tags = tags
+                    .iter()
+                    .map(|t| Ok(reference::Reference::parse_normalized(t)?.familiar_string()))
+                    .collect::<Result<_, StoreError>>()?;
                 Ok(Loaded { id, tags })
             })
             .collect()
@@ -451,7 +481,13 @@ impl ImageStore {
                 Some(d) if !self.snapshots.exists(&chain) => self.snapshots.commit(d, &chain)?,
                 _ => {}
             }
-            let mut rec = ImageRecord { layers: vec![chain.clone()], size: staged.record.size, manifest: None, parent: String::new(), last_tag_time: None };
+            let mut rec = ImageRecord {
+                layers: vec![chain.clone()],
+                size: staged.record.size,
+                manifest: None,
+                parent: String::new(),
+                last_tag_time: None,
+            };
             let tx = self.db.begin_write()?;
             {
                 tx.open_table(LAYERS)?.insert(chain.as_str(), meta::encode(&staged.record).as_slice())?;
@@ -488,7 +524,8 @@ impl ImageStore {
         archive::write_save(out, &list, |diff_id| {
             let rec = &by_diff[diff_id];
             let blob = self.content.open_blob(&rec.blob)?;
-            let (_, r) = layer::decompress(BufReader::with_capacity(CHUNK, blob)).map_err(|e| StoreError::io(Path::new(&rec.blob), e))?;
+            let (_, r) = layer::decompress(BufReader::with_capacity(CHUNK, blob))
+                .map_err(|e| StoreError::io(Path::new(&rec.blob), e))?;
             Ok(Box::new(r.take(rec.tar_size)) as Box<dyn Read>)
         })
     }
@@ -508,12 +545,14 @@ impl ImageStore {
         let mut ingest = self.content.ingest()?;
         let (tx, rx) = sync_channel::<Vec<u8>>(8);
         let extract_dir = dir.clone();
-        let extractor = std::thread::spawn(move || -> Result<(layer::Compression, layer::Applied), StoreError> {
-            let (compression, r) = layer::decompress(BufReader::with_capacity(CHUNK, ChannelReader::new(rx)))
-                .map_err(|e| StoreError::InvalidArchive(format!("layer stream: {e}")))?;
-            let applied = layer::apply(r, &extract_dir)?;
-            Ok((compression, applied))
-        });
+        let extractor =
+            std::thread::spawn(move || -> Result<(layer::Compression, layer::Applied), StoreError> {
+                let (compression, r) =
+                    layer::decompress(BufReader::with_capacity(CHUNK, ChannelReader::new(rx)))
+                        .map_err(|e| StoreError::InvalidArchive(format!("layer stream: {e}")))?;
+                let applied = layer::apply(r, &extract_dir)?;
+                Ok((compression, applied))
+            });
         let pumped = pump(src, &mut ingest, tx, size, short, progress);
         let extracted = extractor.join().expect("layer extractor panicked");
         let result = (|| {
@@ -567,7 +606,8 @@ impl ImageStore {
         let dir = self.snapshots.stage()?;
         let result = (|| {
             let blob = self.content.open_blob(&rec.blob)?;
-            let (_, r) = layer::decompress(BufReader::with_capacity(CHUNK, blob)).map_err(|e| StoreError::io(&dir, e))?;
+            let (_, r) = layer::decompress(BufReader::with_capacity(CHUNK, blob))
+                .map_err(|e| StoreError::io(&dir, e))?;
             layer::apply(r, &dir)?;
             self.snapshots.commit(&dir, chain)
         })();
@@ -604,8 +644,12 @@ impl ImageStore {
                 return Err(StoreError::NotFound(id.to_string()));
             }
             let mut tags = tx.open_table(TAGS)?;
-            let stale: Vec<String> =
-                tags.iter()?.filter_map(|r| r.ok()).filter(|(_, v)| v.value() == id).map(|(k, _)| k.value().to_string()).collect();
+            let stale: Vec<String> = tags
+                .iter()?
+                .filter_map(|r| r.ok())
+                .filter(|(_, v)| v.value() == id)
+                .map(|(k, _)| k.value().to_string())
+                .collect();
             for k in stale {
                 tags.remove(k.as_str())?;
             }
@@ -622,8 +666,14 @@ impl ImageStore {
     pub fn gc(&self) -> Result<(Vec<String>, u64), StoreError> {
         let _exclusive = self.gc_lock.write().expect("gc lock poisoned");
         let snap = meta::read_all(&self.db)?;
-        let live_layers: HashSet<&str> = snap.images.iter().flat_map(|(_, r)| r.layers.iter().map(String::as_str)).collect();
-        let dead: Vec<String> = snap.layers.iter().filter(|(c, _)| !live_layers.contains(c.as_str())).map(|(c, _)| c.clone()).collect();
+        let live_layers: HashSet<&str> =
+            snap.images.iter().flat_map(|(_, r)| r.layers.iter().map(String::as_str)).collect();
+        let dead: Vec<String> = snap
+            .layers
+            .iter()
+            .filter(|(c, _)| !live_layers.contains(c.as_str()))
+            .map(|(c, _)| c.clone())
+            .collect();
         if !dead.is_empty() {
             let tx = self.db.begin_write()?;
             {
@@ -666,7 +716,8 @@ impl ImageStore {
     pub fn check(&self) -> Result<Check, StoreError> {
         let _shared = self.gc_lock.read().expect("gc lock poisoned");
         let snap = meta::read_all(&self.db)?;
-        let mut c = Check { interrupted: self.content.ingesting() + self.snapshots.staged(), ..Check::default() };
+        let mut c =
+            Check { interrupted: self.content.ingesting() + self.snapshots.staged(), ..Check::default() };
         for blob in self.content.list()? {
             c.blobs += 1;
             if !self.content.verify(&blob)? {
@@ -707,7 +758,14 @@ impl ImageStore {
 /// Copies `src` into the blob being ingested and, chunk by chunk, to the
 /// extractor. Stops feeding the extractor if it hung up (it failed; its own
 /// error is the one reported) but keeps hashing, so the caller can tell.
-fn pump(src: &mut dyn Read, ingest: &mut impl Write, tx: SyncSender<Vec<u8>>, total: u64, short: &str, progress: LoadProgress) -> io::Result<u64> {
+fn pump(
+    src: &mut dyn Read,
+    ingest: &mut impl Write,
+    tx: SyncSender<Vec<u8>>,
+    total: u64,
+    short: &str,
+    progress: LoadProgress,
+) -> io::Result<u64> {
     let mut done = 0u64;
     let mut last_report = 0u64;
     loop {
@@ -785,9 +843,15 @@ fn enospc_in(e: &(dyn std::error::Error + 'static)) -> bool {
 /// own messages quote raw header bytes.
 fn archive_read_error(last: &str, e: io::Error) -> StoreError {
     if last.is_empty() {
-        return StoreError::InvalidArchive("the input is not a tar archive (expected a docker save tarball or an OCI layout)".into());
+        return StoreError::InvalidArchive(
+            "the input is not a tar archive (expected a docker save tarball or an OCI layout)".into(),
+        );
     }
-    let detail = if e.kind() == io::ErrorKind::UnexpectedEof { "the archive is truncated" } else { "corrupt tar header" };
+    let detail = if e.kind() == io::ErrorKind::UnexpectedEof {
+        "the archive is truncated"
+    } else {
+        "corrupt tar header"
+    };
     StoreError::InvalidArchive(format!("{detail} after entry {last:?}"))
 }
 
@@ -802,7 +866,11 @@ fn parent_of(path: &str) -> &str {
 
 /// Resolves a link target relative to `base` inside the archive (never above its root).
 fn join_archive_path(base: &str, target: &str) -> String {
-    let mut parts: Vec<&str> = if target.starts_with('/') { Vec::new() } else { base.split('/').filter(|s| !s.is_empty()).collect() };
+    let mut parts: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        base.split('/').filter(|s| !s.is_empty()).collect()
+    };
     for seg in target.split('/') {
         match seg {
             "" | "." => {}

@@ -351,7 +351,8 @@ fn pids_limit_stops_fork_bomb() {
     let env = case();
     // A steady bomb: a recursive `f | f &` can die out on a loaded machine
     // before reaching the limit; a loop of long-lived children cannot.
-    let mut spec = env.spec(&["sh", "-c", "i=0; while [ $i -lt 500 ]; do sleep 100 & i=$((i+1)); done; wait"]);
+    let mut spec =
+        env.spec(&["sh", "-c", "i=0; while [ $i -lt 500 ]; do sleep 100 & i=$((i+1)); done; wait"]);
     spec.cgroup.resources.pids_limit = Some(50);
     let ((out, err), stdio) = pipes();
     let created = runtime::create(&spec, stdio).unwrap();

@@ -7,8 +7,8 @@ use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde_json::{Value, json};
 
-use crate::server::{Ctx, HandlerResult, Query, json, json_status};
 use crate::ApiError;
+use crate::server::{Ctx, HandlerResult, Query, json, json_status};
 
 /// Bodies larger than this are refused: a container config is a few KiB.
 const MAX_JSON_BODY: usize = 4 << 20;
@@ -31,21 +31,31 @@ pub(crate) async fn create(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
     let name = q.get("name").map(str::to_string);
     let mut body = json_body(req).await?;
     let host_config = body.as_object_mut().and_then(|o| o.remove("HostConfig")).unwrap_or(Value::Null);
-    let host_config = if host_config.is_null() { Default::default() } else {
-        serde_json::from_value(host_config).map_err(|e| ApiError::bad_request(format!("invalid HostConfig: {e}")))?
+    let host_config = if host_config.is_null() {
+        Default::default()
+    } else {
+        serde_json::from_value(host_config)
+            .map_err(|e| ApiError::bad_request(format!("invalid HostConfig: {e}")))?
     };
     if let Some(o) = body.as_object_mut() {
         o.remove("NetworkingConfig");
     }
-    let config = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("invalid container config: {e}")))?;
-    let c = ctx.blocking(move |e| Ok(e.create_container(CreateRequest { name, config, host_config })?)).await?;
+    let config = serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid container config: {e}")))?;
+    let c =
+        ctx.blocking(move |e| Ok(e.create_container(CreateRequest { name, config, host_config })?)).await?;
     Ok(json_status(StatusCode::CREATED, &json!({"Id": c.id, "Warnings": []})))
 }
 
 pub(crate) async fn list(ctx: &Ctx, q: &Query) -> HandlerResult {
     let filters = q.filters()?;
     let all = q.bool("all");
-    let limit: usize = q.get("limit").and_then(|l| l.parse::<i64>().ok()).filter(|l| *l > 0).map(|l| l as usize).unwrap_or(usize::MAX);
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .filter(|l| *l > 0)
+        .map(|l| l as usize)
+        .unwrap_or(usize::MAX);
     let list = ctx.engine.filter_containers(all, &filters)?;
     json(&Value::Array(list.iter().take(limit).map(summary).collect()))
 }
@@ -55,7 +65,13 @@ fn command(c: &Container) -> String {
     c.config
         .argv()
         .iter()
-        .map(|a| if a.is_empty() || a.contains(|ch: char| ch.is_whitespace() || "'\"$;&|<>()`\\".contains(ch)) { format!("'{}'", a.replace('\'', "'\\''")) } else { a.clone() })
+        .map(|a| {
+            if a.is_empty() || a.contains(|ch: char| ch.is_whitespace() || "'\"$;&|<>()`\\".contains(ch)) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a.clone()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -63,7 +79,9 @@ fn command(c: &Container) -> String {
 /// Docker's STATUS column: `Up 5 seconds`, `Exited (0) 3 minutes ago`, `Created`.
 pub(crate) fn status_text(c: &Container) -> String {
     let ago = |t: &str| {
-        let secs = image::config::parse_rfc3339(t).map(|t| time::OffsetDateTime::now_utc().unix_timestamp() - t).unwrap_or(0);
+        let secs = image::config::parse_rfc3339(t)
+            .map(|t| time::OffsetDateTime::now_utc().unix_timestamp() - t)
+            .unwrap_or(0);
         crate::units::human_duration(secs)
     };
     match c.state.status {

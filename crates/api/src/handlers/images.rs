@@ -9,9 +9,9 @@ use image::{DeleteItem, Image};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::ApiError;
 use crate::body::{BodyReader, ChannelBody, ChannelWriter, Chunk};
 use crate::server::{Ctx, HandlerResult, Query, json, streamed};
-use crate::ApiError;
 use crate::units::human_size;
 
 pub(crate) async fn list(ctx: &Ctx, q: &Query) -> HandlerResult {
@@ -104,12 +104,15 @@ pub(crate) async fn history(ctx: &Ctx, name: &str) -> HandlerResult {
     let history = img.config.json.get("history").and_then(Value::as_array).cloned().unwrap_or_default();
     if history.is_empty() {
         for l in &layers {
-            rows.push(json!({"Comment": "", "Created": img.config.created_unix(), "CreatedBy": "", "Size": l.size}));
+            rows.push(
+                json!({"Comment": "", "Created": img.config.created_unix(), "CreatedBy": "", "Size": l.size}),
+            );
         }
     }
     for h in &history {
         let empty = h.get("empty_layer").and_then(Value::as_bool).unwrap_or(false);
-        let created = h.get("created").and_then(Value::as_str).and_then(image::config::parse_rfc3339).unwrap_or(0);
+        let created =
+            h.get("created").and_then(Value::as_str).and_then(image::config::parse_rfc3339).unwrap_or(0);
         rows.push(json!({
             "Comment": h.get("comment").and_then(Value::as_str).unwrap_or(""),
             "Created": created,
@@ -161,7 +164,9 @@ fn delete_items(items: &[DeleteItem]) -> Value {
 pub(crate) async fn prune(ctx: &Ctx, q: &Query) -> HandlerResult {
     let filters = q.filters()?;
     let pruned = ctx.blocking(move |e| Ok(e.prune_images(&filters)?)).await?;
-    json(&json!({"ImagesDeleted": if pruned.deleted.is_empty() { Value::Null } else { delete_items(&pruned.deleted) }, "SpaceReclaimed": pruned.space_reclaimed}))
+    json(
+        &json!({"ImagesDeleted": if pruned.deleted.is_empty() { Value::Null } else { delete_items(&pruned.deleted) }, "SpaceReclaimed": pruned.space_reclaimed}),
+    )
 }
 
 /// Sends progress lines at most every 100 ms per layer, like Docker's progress
@@ -189,8 +194,12 @@ impl Progress {
 /// Docker's text progress bar: `[=====>    ]  1.081MB/8.09MB`.
 fn progress_bar(current: u64, total: u64) -> String {
     let width = 50;
-    let filled = if total == 0 { 0 } else { (current.min(total) * width / total) as usize };
-    let bar = if filled >= width as usize { "=".repeat(width as usize) } else { format!("{}>{}", "=".repeat(filled), " ".repeat(width as usize - filled - 1)) };
+    let filled = (current.min(total) * width).checked_div(total).unwrap_or(0) as usize;
+    let bar = if filled >= width as usize {
+        "=".repeat(width as usize)
+    } else {
+        format!("{}>{}", "=".repeat(filled), " ".repeat(width as usize - filled - 1))
+    };
     format!("[{bar}] {:>8}/{}", human_size(current, 4), human_size(total, 4))
 }
 
@@ -215,7 +224,10 @@ pub(crate) async fn load(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
             Ok(loaded) => {
                 for l in loaded {
                     if l.tags.is_empty() {
-                        ChannelWriter::send_json(&tx, &json!({"stream": format!("Loaded image ID: {}\n", l.id)}));
+                        ChannelWriter::send_json(
+                            &tx,
+                            &json!({"stream": format!("Loaded image ID: {}\n", l.id)}),
+                        );
                     }
                     for t in l.tags {
                         ChannelWriter::send_json(&tx, &json!({"stream": format!("Loaded image: {t}\n")}));
@@ -242,11 +254,11 @@ pub(crate) async fn create(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
     let (mut repo, mut tag) = (q.str("repo").to_string(), q.str("tag").to_string());
     if tag.is_empty() {
         // The CLI sends `repo=name:tag` in one parameter.
-        if let Ok(r) = reference::Reference::parse_normalized(&repo) {
-            if let Some(t) = r.tag() {
-                tag = t.to_string();
-                repo = r.without_tag_or_digest().to_string();
-            }
+        if let Ok(r) = reference::Reference::parse_normalized(&repo)
+            && let Some(t) = r.tag()
+        {
+            tag = t.to_string();
+            repo = r.without_tag_or_digest().to_string();
         }
     }
     let changes = q.all("changes");
@@ -263,7 +275,11 @@ pub(crate) async fn create(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
     let reader: Box<dyn std::io::Read + Send> = if src == "-" {
         Box::new(BodyReader::spawn(req.into_body()))
     } else {
-        Box::new(crate::client::fetch_url(&src).await.map_err(|e| ApiError::bad_request(format!("importing from {src}: {e}")))?)
+        Box::new(
+            crate::client::fetch_url(&src)
+                .await
+                .map_err(|e| ApiError::bad_request(format!("importing from {src}: {e}")))?,
+        )
     };
     let (tx, body) = ChannelBody::new(16);
     let engine = ctx.engine.clone();

@@ -10,9 +10,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 
+use crate::ApiError;
 use crate::body::ChannelBody;
 use crate::server::{Ctx, HandlerResult, Query, ResBody, full, streamed};
-use crate::ApiError;
 
 fn no_content() -> Response<ResBody> {
     full(StatusCode::NO_CONTENT, "text/plain; charset=utf-8", Bytes::new())
@@ -24,7 +24,10 @@ pub(crate) async fn start(ctx: &Ctx, name: &str) -> HandlerResult {
 }
 
 fn timeout(q: &Query) -> Result<Option<i64>, ApiError> {
-    q.get("t").or_else(|| q.get("timeout")).map(|t| t.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid value for t: {t}")))).transpose()
+    q.get("t")
+        .or_else(|| q.get("timeout"))
+        .map(|t| t.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid value for t: {t}"))))
+        .transpose()
 }
 
 pub(crate) async fn stop(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
@@ -98,7 +101,11 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
             Err(e) => tracing::debug!("attach to {id}: {e}"),
         }
     });
-    let mut resp = full(if upgrade { StatusCode::SWITCHING_PROTOCOLS } else { StatusCode::OK }, "application/vnd.docker.raw-stream", Bytes::new());
+    let mut resp = full(
+        if upgrade { StatusCode::SWITCHING_PROTOCOLS } else { StatusCode::OK },
+        "application/vnd.docker.raw-stream",
+        Bytes::new(),
+    );
     if upgrade {
         resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
         resp.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("tcp"));
@@ -126,7 +133,9 @@ fn log_time(v: &str) -> Result<Option<i128>, ApiError> {
     }
     let (secs, frac) = v.split_once('.').unwrap_or((v, "0"));
     let secs: i128 = secs.parse().map_err(|_| ApiError::bad_request(format!("invalid time value {v:?}")))?;
-    let nanos: i128 = format!("{frac:0<9}")[..9].parse().map_err(|_| ApiError::bad_request(format!("invalid time value {v:?}")))?;
+    let nanos: i128 = format!("{frac:0<9}")[..9]
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid time value {v:?}")))?;
     Ok(Some(secs * 1_000_000_000 + nanos))
 }
 
@@ -142,7 +151,11 @@ pub(crate) async fn logs_handler(ctx: &Ctx, name: &str, q: &Query) -> HandlerRes
         until_nano: log_time(q.str("until"))?,
         tail: match q.str("tail") {
             "" | "all" => None,
-            n => Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid tail value {n:?}")))?.max(0) as usize),
+            n => Some(
+                n.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid tail value {n:?}")))?
+                    .max(0) as usize,
+            ),
         },
     };
     if !opts.stdout && !opts.stderr {
@@ -155,7 +168,11 @@ pub(crate) async fn logs_handler(ctx: &Ctx, name: &str, q: &Query) -> HandlerRes
     let id = c.id.clone();
     tokio::task::spawn_blocking(move || {
         let render = |r: &logs::Record| {
-            let text = if timestamps { format!("{} {}", logs::timestamp(r.time_nano), r.log) } else { r.log.clone() };
+            let text = if timestamps {
+                format!("{} {}", logs::timestamp(r.time_nano), r.log)
+            } else {
+                r.log.clone()
+            };
             frame(r.stream, text.as_bytes(), tty)
         };
         let (records, end) = match logs::read(&path, &opts) {
@@ -173,15 +190,25 @@ pub(crate) async fn logs_handler(ctx: &Ctx, name: &str, q: &Query) -> HandlerRes
         if follow {
             // Stops once the container is no longer running and every line is read.
             let running = || engine.container(&id).map(|c| c.state.status.is_active()).unwrap_or(false);
-            let _ = logs::follow(&path, end, &opts, |r| tx.blocking_send(Ok(render(r))).is_ok(), || !running() || tx.is_closed());
+            let _ = logs::follow(
+                &path,
+                end,
+                &opts,
+                |r| tx.blocking_send(Ok(render(r))).is_ok(),
+                || !running() || tx.is_closed(),
+            );
         }
     });
-    Ok(streamed(if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" }, body))
+    Ok(streamed(
+        if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" },
+        body,
+    ))
 }
 
 pub(crate) async fn exec_create(ctx: &Ctx, name: &str, req: Request<Incoming>) -> HandlerResult {
     let body = super::containers::json_body(req).await?;
-    let config = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("invalid exec config: {e}")))?;
+    let config = serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid exec config: {e}")))?;
     let id = ctx.engine.create_exec(name, config)?;
     Ok(crate::server::json_status(StatusCode::CREATED, &json!({"Id": id})))
 }
@@ -190,11 +217,15 @@ pub(crate) async fn exec_create(ctx: &Ctx, name: &str, req: Request<Incoming>) -
 pub(crate) async fn exec_start(ctx: &Ctx, id: &str, req: Request<Incoming>) -> HandlerResult {
     let upgrade = req.headers().get(header::UPGRADE).is_some();
     let (parts, body) = req.into_parts();
-    let bytes = http_body_util::BodyExt::collect(body).await.map_err(|e| ApiError::bad_request(e.to_string()))?.to_bytes();
+    let bytes = http_body_util::BodyExt::collect(body)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?
+        .to_bytes();
     let detach = if bytes.is_empty() {
         false
     } else {
-        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
         v["Detach"].as_bool().unwrap_or(false)
     };
     if detach {
@@ -213,7 +244,11 @@ pub(crate) async fn exec_start(ctx: &Ctx, id: &str, req: Request<Incoming>) -> H
             Err(e) => tracing::debug!("exec upgrade failed: {e}"),
         }
     });
-    let mut resp = full(if upgrade { StatusCode::SWITCHING_PROTOCOLS } else { StatusCode::OK }, "application/vnd.docker.raw-stream", Bytes::new());
+    let mut resp = full(
+        if upgrade { StatusCode::SWITCHING_PROTOCOLS } else { StatusCode::OK },
+        "application/vnd.docker.raw-stream",
+        Bytes::new(),
+    );
     if upgrade {
         resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
         resp.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("tcp"));

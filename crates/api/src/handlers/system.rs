@@ -68,12 +68,16 @@ pub(crate) async fn info(ctx: &Ctx) -> HandlerResult {
     let uname = rustix::system::uname();
     let mem_total = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<u64>().ok()))
+        .and_then(|m| {
+            m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<u64>().ok())
+        })
         .unwrap_or(0)
         * 1024;
     let os = std::fs::read_to_string("/etc/os-release")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())))
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+        })
         .unwrap_or_else(|| "Linux".into());
     let root = ctx.engine.config.root.display().to_string();
     json(&json!({
@@ -170,7 +174,9 @@ pub(crate) async fn df(ctx: &Ctx) -> HandlerResult {
 fn event_time(v: &str) -> Result<i128, ApiError> {
     if let Some((s, frac)) = v.split_once('.') {
         let secs: i128 = s.parse().map_err(|_| ApiError::bad_request(format!("invalid time {v:?}")))?;
-        let nanos: i128 = format!("{frac:0<9}")[..9].parse().map_err(|_| ApiError::bad_request(format!("invalid time {v:?}")))?;
+        let nanos: i128 = format!("{frac:0<9}")[..9]
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid time {v:?}")))?;
         return Ok(secs * 1_000_000_000 + nanos);
     }
     Ok(engine::images::parse_until(v)? as i128 * 1_000_000_000)
@@ -198,7 +204,8 @@ pub(crate) fn events(ctx: &Ctx, q: &Query) -> HandlerResult {
             }
         }
         let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-        let deadline = until.map(|u| tokio::time::Instant::now() + std::time::Duration::from_nanos((u - now).max(0) as u64));
+        let deadline = until
+            .map(|u| tokio::time::Instant::now() + std::time::Duration::from_nanos((u - now).max(0) as u64));
         loop {
             let next = match deadline {
                 Some(d) => match tokio::time::timeout_at(d, live.recv()).await {

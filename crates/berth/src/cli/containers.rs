@@ -213,7 +213,13 @@ pub fn key_value_file(path: &std::path::Path) -> Result<Vec<String>, Failure> {
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| if l.contains('=') { l.to_string() } else { std::env::var(l).map(|v| format!("{l}={v}")).unwrap_or_else(|_| l.to_string()) })
+        .map(|l| {
+            if l.contains('=') {
+                l.to_string()
+            } else {
+                std::env::var(l).map(|v| format!("{l}={v}")).unwrap_or_else(|_| l.to_string())
+            }
+        })
         .collect())
 }
 
@@ -226,7 +232,11 @@ impl RunFlags {
         }
         for e in &self.env {
             // `-e NAME` takes the value from the client's environment, as docker does.
-            env.push(if e.contains('=') { e.clone() } else { std::env::var(e).map(|v| format!("{e}={v}")).unwrap_or_else(|_| e.clone()) });
+            env.push(if e.contains('=') {
+                e.clone()
+            } else {
+                std::env::var(e).map(|v| format!("{e}={v}")).unwrap_or_else(|_| e.clone())
+            });
         }
         let mut labels = Map::new();
         for f in &self.label_file {
@@ -240,7 +250,14 @@ impl RunFlags {
             labels.insert(k.into(), json!(v));
         }
         let (restart, retries) = match self.restart.split_once(':') {
-            Some((n, c)) => (n.to_string(), c.parse::<i64>().map_err(|_| usage(format!("invalid restart policy format: maximum retry count must be an integer: {c}")))?),
+            Some((n, c)) => (
+                n.to_string(),
+                c.parse::<i64>().map_err(|_| {
+                    usage(format!(
+                        "invalid restart policy format: maximum retry count must be an integer: {c}"
+                    ))
+                })?,
+            ),
             None => (self.restart.clone(), 0),
         };
         if self.rm && !matches!(restart.as_str(), "no" | "") {
@@ -248,7 +265,8 @@ impl RunFlags {
         }
         let mut ulimits = Vec::new();
         for u in &self.ulimit {
-            let (name, vals) = u.split_once('=').ok_or_else(|| usage(format!("invalid ulimit argument: {u}")))?;
+            let (name, vals) =
+                u.split_once('=').ok_or_else(|| usage(format!("invalid ulimit argument: {u}")))?;
             let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
             let p = |v: &str| v.parse::<i64>().map_err(|_| usage(format!("invalid ulimit argument: {u}")));
             ulimits.push(json!({"Name": name, "Soft": p(soft)?, "Hard": p(hard)?}));
@@ -260,7 +278,9 @@ impl RunFlags {
         }
         let mut sysctls = Map::new();
         for s in &self.sysctl {
-            let (k, v) = s.split_once('=').ok_or_else(|| usage(format!("invalid argument \"{s}\" for \"--sysctl\" flag: sysctl '{s}' is not allowed")))?;
+            let (k, v) = s.split_once('=').ok_or_else(|| {
+                usage(format!("invalid argument \"{s}\" for \"--sysctl\" flag: sysctl '{s}' is not allowed"))
+            })?;
             sysctls.insert(k.into(), json!(v));
         }
         let mut log_opts = Map::new();
@@ -270,7 +290,8 @@ impl RunFlags {
         }
         let healthcheck = if self.no_healthcheck {
             json!({"Test": ["NONE"]})
-        } else if self.health_cmd.is_some() || self.health_interval.is_some() || self.health_retries.is_some() {
+        } else if self.health_cmd.is_some() || self.health_interval.is_some() || self.health_retries.is_some()
+        {
             let d = |v: &Option<String>| v.as_deref().map(duration_nanos).transpose().map(|x| x.unwrap_or(0));
             json!({
                 "Test": self.health_cmd.as_ref().map(|c| json!(["CMD-SHELL", c])).unwrap_or(Value::Null),
@@ -345,13 +366,19 @@ pub async fn create_container(client: &Client, flags: &RunFlags) -> Result<Strin
         None => "/containers/create".into(),
     };
     let resp = client
-        .request(Method::POST, &path, api::client::full(serde_json::to_vec(&body).expect("json")), Some("application/json"))
+        .request(
+            Method::POST,
+            &path,
+            api::client::full(serde_json::to_vec(&body).expect("json")),
+            Some("application/json"),
+        )
         .await
         .map_err(|e| Failure { message: e.to_string(), code: 125 })?;
     let v = api::client::read_json(resp).await?;
     let id = v["Id"].as_str().unwrap_or_default().to_string();
     if let Some(f) = &flags.cidfile {
-        std::fs::write(f, &id).map_err(|e| Failure { message: format!("writing the container ID file: {e}"), code: 125 })?;
+        std::fs::write(f, &id)
+            .map_err(|e| Failure { message: format!("writing the container ID file: {e}"), code: 125 })?;
     }
     Ok(id)
 }
@@ -412,7 +439,8 @@ pub async fn ps(client: &Client, o: PsOpts) -> CmdResult {
         }
         return Ok(());
     }
-    let default = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+    let default =
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
     let format = o.format.as_deref().map(|f| if f == "table" { default } else { f });
     print_rows(format, default, &serde_json::from_str(PS_HEADERS).expect("headers"), &rows)
 }
@@ -424,8 +452,22 @@ fn ps_row(c: &Value, no_trunc: bool) -> Value {
         command = command.chars().take(19).collect::<String>() + "…";
     }
     let created = c["Created"].as_i64().unwrap_or(0);
-    let labels = c["Labels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")).unwrap_or_default();
-    let names: Vec<&str> = c["Names"].as_array().into_iter().flatten().filter_map(Value::as_str).map(|n| n.trim_start_matches('/')).collect();
+    let labels = c["Labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let names: Vec<&str> = c["Names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|n| n.trim_start_matches('/'))
+        .collect();
     json!({
         "ID": if no_trunc { id.to_string() } else { id.chars().take(12).collect() },
         "Image": c["Image"],
@@ -476,7 +518,14 @@ pub struct RenameOpts {
 }
 
 pub async fn rename(client: &Client, o: RenameOpts) -> CmdResult {
-    client.request(Method::POST, &format!("/containers/{}/rename?name={}", enc(&o.container), enc(&o.new_name)), api::client::empty(), None).await?;
+    client
+        .request(
+            Method::POST,
+            &format!("/containers/{}/rename?name={}", enc(&o.container), enc(&o.new_name)),
+            api::client::empty(),
+            None,
+        )
+        .await?;
     Ok(())
 }
 
@@ -484,7 +533,7 @@ pub async fn rename(client: &Client, o: RenameOpts) -> CmdResult {
 pub enum ContainerCommand {
     /// Create a new container
     #[command(disable_help_flag = true)]
-    Create(RunFlags),
+    Create(Box<RunFlags>),
     /// List containers
     #[command(alias = "list", alias = "ps")]
     Ls(PsOpts),
@@ -499,7 +548,7 @@ pub enum ContainerCommand {
 
 pub async fn container(client: &Client, c: ContainerCommand) -> CmdResult {
     match c {
-        ContainerCommand::Create(f) => create(client, f).await,
+        ContainerCommand::Create(f) => create(client, *f).await,
         ContainerCommand::Ls(o) => ps(client, o).await,
         ContainerCommand::Rm(o) => rm(client, o).await,
         ContainerCommand::Rename(o) => rename(client, o).await,

@@ -174,8 +174,15 @@ pub async fn image(client: &Client, c: ImageCommand) -> CmdResult {
 pub fn filters_query(flags: &[String]) -> Result<String, Failure> {
     let mut map = serde_json::Map::new();
     for f in flags {
-        let (k, v) = f.split_once('=').ok_or_else(|| Failure { message: format!("bad format of filter (expected name=value)"), code: 125 })?;
-        map.entry(k.to_lowercase()).or_insert_with(|| json!({})).as_object_mut().expect("map").insert(v.to_string(), json!(true));
+        let (k, v) = f.split_once('=').ok_or_else(|| Failure {
+            message: "bad format of filter (expected name=value)".to_string(),
+            code: 125,
+        })?;
+        map.entry(k.to_lowercase())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("map")
+            .insert(v.to_string(), json!(true));
     }
     Ok(if map.is_empty() { String::new() } else { Value::Object(map).to_string() })
 }
@@ -235,10 +242,25 @@ fn image_rows(img: &Value, no_trunc: bool) -> Vec<Value> {
     let id = if no_trunc { id.to_string() } else { short_id(id) };
     let created = img["Created"].as_i64().unwrap_or(0);
     let size = img["Size"].as_u64().unwrap_or(0);
-    let tags: Vec<&str> = img["RepoTags"].as_array().into_iter().flatten().filter_map(Value::as_str).filter(|t| *t != "<none>:<none>").collect();
-    let digests: Vec<&str> = img["RepoDigests"].as_array().into_iter().flatten().filter_map(Value::as_str).filter(|t| *t != "<none>@<none>").collect();
+    let tags: Vec<&str> = img["RepoTags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|t| *t != "<none>:<none>")
+        .collect();
+    let digests: Vec<&str> = img["RepoDigests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|t| *t != "<none>@<none>")
+        .collect();
     let digest_of = |repo: &str| {
-        digests.iter().find_map(|d| d.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_string())).unwrap_or_else(|| "<none>".into())
+        digests
+            .iter()
+            .find_map(|d| d.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_string()))
+            .unwrap_or_else(|| "<none>".into())
     };
     let row = |repo: &str, tag: &str, digest: String| {
         json!({
@@ -289,7 +311,9 @@ pub async fn inspect_kind(client: &Client, o: InspectOpts, kind: Option<&str>) -
         None => &["container", "image"],
         Some("container") => &["container"],
         Some("image") => &["image"],
-        Some(k) => return Err(Failure { message: format!("\"{k}\" is not a valid value for --type"), code: 1 }),
+        Some(k) => {
+            return Err(Failure { message: format!("\"{k}\" is not a valid value for --type"), code: 1 });
+        }
     };
     let mut found = Vec::new();
     let mut errors = Vec::new();
@@ -359,21 +383,42 @@ pub async fn history(client: &Client, o: HistoryOpts) -> CmdResult {
         return Ok(());
     }
     let headers = json!({"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"});
-    print_rows(o.format.as_deref(), "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}", &headers, &rows)
+    print_rows(
+        o.format.as_deref(),
+        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+        &headers,
+        &rows,
+    )
 }
 
 pub async fn tag(client: &Client, o: TagOpts) -> CmdResult {
-    let target = reference::Reference::parse_normalized(&o.target).map_err(|e| Failure { message: format!("Error parsing reference: {:?} is not a valid repository/tag: {e}", o.target), code: 1 })?;
+    let target = reference::Reference::parse_normalized(&o.target).map_err(|e| Failure {
+        message: format!("Error parsing reference: {:?} is not a valid repository/tag: {e}", o.target),
+        code: 1,
+    })?;
     let repo = target.without_tag_or_digest().to_string();
     let tag = target.tag().unwrap_or("latest");
-    client.request(Method::POST, &format!("/images/{}/tag?repo={}&tag={}", url_encode(&o.source), url_encode(&repo), url_encode(tag)), api::client::empty(), None).await?;
+    client
+        .request(
+            Method::POST,
+            &format!(
+                "/images/{}/tag?repo={}&tag={}",
+                url_encode(&o.source),
+                url_encode(&repo),
+                url_encode(tag)
+            ),
+            api::client::empty(),
+            None,
+        )
+        .await?;
     Ok(())
 }
 
 pub async fn rmi(client: &Client, o: RmiOpts) -> CmdResult {
     let mut failed = Vec::new();
     for name in &o.images {
-        let path = format!("/images/{}?force={}&noprune={}", url_encode(name), o.force as u8, o.no_prune as u8);
+        let path =
+            format!("/images/{}?force={}&noprune={}", url_encode(name), o.force as u8, o.no_prune as u8);
         match client.send_json(Method::DELETE, &path).await {
             Ok(items) => print_delete_items(&items, false),
             Err(e) => failed.push(e.to_string()),
@@ -416,7 +461,10 @@ pub async fn prune(client: &Client, o: PruneOpts) -> CmdResult {
         print_delete_items(&v["ImagesDeleted"], true);
         println!();
     }
-    println!("Total reclaimed space: {}", api::units::human_size(v["SpaceReclaimed"].as_u64().unwrap_or(0), 3));
+    println!(
+        "Total reclaimed space: {}",
+        api::units::human_size(v["SpaceReclaimed"].as_u64().unwrap_or(0), 3)
+    );
     Ok(())
 }
 
@@ -435,7 +483,11 @@ impl Meter {
         let show = move |n: u64| {
             let total = total.map(|t| format!("/{}", api::units::human_size(t, 4))).unwrap_or_default();
             let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
-            eprint!("\r\x1b[2K{label} {}{total} ({}/s)", api::units::human_size(n, 4), api::units::human_size(rate as u64, 3));
+            eprint!(
+                "\r\x1b[2K{label} {}{total} ({}/s)",
+                api::units::human_size(n, 4),
+                api::units::human_size(rate as u64, 3)
+            );
         };
         if on_tty {
             show(0);
@@ -502,7 +554,10 @@ async fn open_input(path: Option<&std::path::Path>) -> Result<(tokio::fs::File, 
 
 /// Reads a JSON-lines progress stream; prints `stream`/`status` lines and
 /// fails on an `error` line.
-async fn follow_stream(resp: hyper::Response<hyper::body::Incoming>, mut on: impl FnMut(&Value)) -> CmdResult {
+async fn follow_stream(
+    resp: hyper::Response<hyper::body::Incoming>,
+    mut on: impl FnMut(&Value),
+) -> CmdResult {
     let mut body = resp.into_body();
     let mut buf = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -530,10 +585,10 @@ pub async fn load(client: &Client, o: LoadOpts) -> CmdResult {
     let result = match resp {
         Ok(resp) => {
             follow_stream(resp, |v| {
-                if let Some(s) = v["stream"].as_str() {
-                    if !o.quiet {
-                        print!("{s}");
-                    }
+                if let Some(s) = v["stream"].as_str()
+                    && !o.quiet
+                {
+                    print!("{s}");
                 }
             })
             .await
@@ -561,7 +616,8 @@ pub async fn import(client: &Client, o: ImportOpts) -> CmdResult {
     let (body, meter) = if is_url {
         (api::client::empty(), None)
     } else {
-        let (file, size) = open_input(if o.source == "-" { None } else { Some(std::path::Path::new(&o.source)) }).await?;
+        let (file, size) =
+            open_input(if o.source == "-" { None } else { Some(std::path::Path::new(&o.source)) }).await?;
         let meter = Meter::start("Importing", size);
         (file_body(file, meter.done.clone()), Some(meter))
     };
@@ -585,7 +641,10 @@ pub async fn import(client: &Client, o: ImportOpts) -> CmdResult {
 
 pub async fn save(client: &Client, o: SaveOpts) -> CmdResult {
     if o.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(Failure { message: "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(), code: 1 });
+        return Err(Failure {
+            message: "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
+            code: 1,
+        });
     }
     let mut total = 0;
     for n in &o.images {
@@ -593,11 +652,21 @@ pub async fn save(client: &Client, o: SaveOpts) -> CmdResult {
         total += v["Size"].as_u64().unwrap_or(0);
     }
     let query: Vec<String> = o.images.iter().map(|n| format!("names={}", url_encode(n))).collect();
-    let resp = client.request(Method::GET, &format!("/images/get?{}", query.join("&")), api::client::empty(), None).await?;
+    let resp = client
+        .request(Method::GET, &format!("/images/get?{}", query.join("&")), api::client::empty(), None)
+        .await?;
     let (mut out, tmp): (Box<dyn Write>, Option<std::path::PathBuf>) = match &o.output {
         Some(p) => {
-            let tmp = p.with_file_name(format!(".{}.berth-tmp", p.file_name().and_then(|f| f.to_str()).unwrap_or("save")));
-            (Box::new(std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| format!("open {}: {e}", tmp.display()))?)), Some(tmp))
+            let tmp = p.with_file_name(format!(
+                ".{}.berth-tmp",
+                p.file_name().and_then(|f| f.to_str()).unwrap_or("save")
+            ));
+            (
+                Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(&tmp).map_err(|e| format!("open {}: {e}", tmp.display()))?,
+                )),
+                Some(tmp),
+            )
         }
         None => (Box::new(std::io::stdout().lock()), None),
     };

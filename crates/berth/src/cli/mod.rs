@@ -16,7 +16,12 @@ use clap::{Parser, Subcommand};
 use crate::daemon::{DEFAULT_SOCKET, DaemonOpts};
 
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about = "A Docker-compatible container engine", disable_help_subcommand = true)]
+#[command(
+    name = "berth",
+    version,
+    about = "A Docker-compatible container engine",
+    disable_help_subcommand = true
+)]
 pub struct Cli {
     /// Daemon socket to connect to (unix:///path or tcp://host:port)
     #[arg(short = 'H', long = "host")]
@@ -119,7 +124,8 @@ pub type CmdResult = Result<(), Failure>;
 pub fn run(host_flag: Option<String>, command: Command) -> ExitCode {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let result = rt.block_on(async {
-        let client = connect(host_flag, matches!(command, Command::System(system::SystemCommand::Check(_)))).await?;
+        let client =
+            connect(host_flag, matches!(command, Command::System(system::SystemCommand::Check(_)))).await?;
         dispatch(&client, command).await
     });
     match result {
@@ -170,13 +176,18 @@ async fn dispatch(client: &Client, command: Command) -> CmdResult {
 /// Picks the daemon: `-H`, then `BERTH_HOST`, then `DOCKER_HOST`, then the
 /// default socket, where a root user gets a daemon started on demand.
 async fn connect(flag: Option<String>, offline: bool) -> Result<Client, Failure> {
-    let explicit = flag.or_else(|| std::env::var("BERTH_HOST").ok()).or_else(|| std::env::var("DOCKER_HOST").ok());
+    let explicit =
+        flag.or_else(|| std::env::var("BERTH_HOST").ok()).or_else(|| std::env::var("DOCKER_HOST").ok());
     let host = match &explicit {
         Some(h) => Host::parse(h)?,
         None => Host::Unix(DEFAULT_SOCKET.into()),
     };
     let client = Client::new(host);
-    if explicit.is_some() || offline || std::env::var("BERTH_NO_AUTOSTART").as_deref() == Ok("1") || !rustix::process::geteuid().is_root() {
+    if explicit.is_some()
+        || offline
+        || std::env::var("BERTH_NO_AUTOSTART").as_deref() == Ok("1")
+        || !rustix::process::geteuid().is_root()
+    {
         return Ok(client);
     }
     if client.request(hyper::Method::GET, "/_ping", api::client::empty(), None).await.is_ok() {

@@ -6,7 +6,12 @@ use serde_json::Value;
 use super::Failure;
 
 /// Prints rows through `--format` (or the default table), as docker/cli's formatter.
-pub fn print_rows(format: Option<&str>, default_table: &str, headers: &Value, rows: &[Value]) -> Result<(), Failure> {
+pub fn print_rows(
+    format: Option<&str>,
+    default_table: &str,
+    headers: &Value,
+    rows: &[Value],
+) -> Result<(), Failure> {
     let fmt = gotmpl::parse_format(format.unwrap_or(default_table));
     let text = gotmpl::render_rows(&fmt, default_table, headers, rows)
         .map_err(|e| Failure { message: format!("template parsing error: {e}"), code: 64 })?;
@@ -22,7 +27,8 @@ pub fn render(template: &str, v: &Value) -> Result<String, Failure> {
         gotmpl::Format::Raw(t) | gotmpl::Format::Table(Some(t)) => t,
         gotmpl::Format::Table(None) => String::new(),
     };
-    let t = gotmpl::Template::parse(&t).map_err(|e| Failure { message: format!("template parsing error: {e}"), code: 64 })?;
+    let t = gotmpl::Template::parse(&t)
+        .map_err(|e| Failure { message: format!("template parsing error: {e}"), code: 64 })?;
     t.render(v).map_err(|e| Failure { message: format!("template: {e}"), code: 1 })
 }
 
@@ -44,7 +50,8 @@ pub fn since(unix: i64) -> String {
 /// Go's `time.Time.String()` in UTC: `2023-11-14 22:13:20 +0000 UTC`.
 pub fn go_time(unix: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] +0000 UTC")).expect("format")
+    t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] +0000 UTC"))
+        .expect("format")
 }
 
 /// RFC 3339 with seconds, as Docker prints times when not humanised.

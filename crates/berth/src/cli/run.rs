@@ -120,14 +120,19 @@ impl RawTerminal {
 impl Drop for RawTerminal {
     fn drop(&mut self) {
         if let Some(saved) = &self.0 {
-            let _ = rustix::termios::tcsetattr(std::io::stdin(), rustix::termios::OptionalActions::Now, saved);
+            let _ =
+                rustix::termios::tcsetattr(std::io::stdin(), rustix::termios::OptionalActions::Now, saved);
         }
     }
 }
 
 /// Joins this terminal to a hijacked attach stream until the container's
 /// output ends. Stdin is forwarded when asked, and half-closed at its end.
-async fn attach_io(stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static, tty: bool, stdin: bool) -> std::io::Result<()> {
+async fn attach_io(
+    stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    tty: bool,
+    stdin: bool,
+) -> std::io::Result<()> {
     let (r, mut w) = tokio::io::split(stream);
     let _raw = RawTerminal::enter(tty && stdin);
     if stdin {
@@ -145,7 +150,10 @@ async fn attach_io(stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + S
 
 fn attach_path(id: &str, stdin: bool, stdout: bool, stderr: bool, detach_keys: Option<&str>) -> String {
     let keys = detach_keys.map(|k| format!("&detachKeys={}", enc(k))).unwrap_or_default();
-    format!("/containers/{id}/attach?stream=1&stdin={}&stdout={}&stderr={}{keys}", stdin as u8, stdout as u8, stderr as u8)
+    format!(
+        "/containers/{id}/attach?stream=1&stdin={}&stdout={}&stderr={}{keys}",
+        stdin as u8, stdout as u8, stderr as u8
+    )
 }
 
 /// Forwards the signals this CLI receives to the container (`--sig-proxy`),
@@ -155,7 +163,14 @@ fn proxy_signals(client: &Client, id: &str) -> tokio::task::JoinHandle<()> {
     let client = client.clone();
     let id = id.to_string();
     tokio::spawn(async move {
-        let kinds = [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup(), SignalKind::quit(), SignalKind::user_defined1(), SignalKind::user_defined2()];
+        let kinds = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+            SignalKind::quit(),
+            SignalKind::user_defined1(),
+            SignalKind::user_defined2(),
+        ];
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
         for k in kinds {
             let Ok(mut s) = signal(k) else { continue };
@@ -169,14 +184,28 @@ fn proxy_signals(client: &Client, id: &str) -> tokio::task::JoinHandle<()> {
             });
         }
         while let Some(signo) = rx.recv().await {
-            let _ = client.request(Method::POST, &format!("/containers/{id}/kill?signal={signo}"), api::client::empty(), None).await;
+            let _ = client
+                .request(
+                    Method::POST,
+                    &format!("/containers/{id}/kill?signal={signo}"),
+                    api::client::empty(),
+                    None,
+                )
+                .await;
         }
     })
 }
 
 /// `POST /wait`: the exit code, once the condition holds.
 async fn wait_for(client: &Client, id: &str, condition: &str) -> Result<i64, Failure> {
-    let resp = client.request(Method::POST, &format!("/containers/{}/wait?condition={condition}", enc(id)), api::client::empty(), None).await?;
+    let resp = client
+        .request(
+            Method::POST,
+            &format!("/containers/{}/wait?condition={condition}", enc(id)),
+            api::client::empty(),
+            None,
+        )
+        .await?;
     let v = api::client::read_json(resp).await?;
     if let Some(m) = v["Error"]["Message"].as_str() {
         return Err(Failure { message: format!("Error waiting for container: {m}"), code: 125 });
@@ -185,7 +214,10 @@ async fn wait_for(client: &Client, id: &str, condition: &str) -> Result<i64, Fai
 }
 
 async fn start_request(client: &Client, id: &str) -> Result<(), Failure> {
-    match client.request(Method::POST, &format!("/containers/{}/start", enc(id)), api::client::empty(), None).await {
+    match client
+        .request(Method::POST, &format!("/containers/{}/start", enc(id)), api::client::empty(), None)
+        .await
+    {
         Ok(_) => Ok(()),
         Err(ClientError::Daemon { status, .. }) if status == 304 => Ok(()),
         Err(e) => {
@@ -207,7 +239,13 @@ pub async fn run(client: &Client, o: RunOpts) -> CmdResult {
     let streams: Vec<&str> = o.attach.iter().map(String::as_str).collect();
     let want = |s: &str| streams.is_empty() || streams.iter().any(|x| x.eq_ignore_ascii_case(s));
     let stdin = flags.interactive && (streams.is_empty() || want("stdin"));
-    let attached = client.hijack(Method::POST, &attach_path(&id, stdin, want("stdout"), want("stderr"), o.detach_keys.as_deref()), api::client::empty()).await?;
+    let attached = client
+        .hijack(
+            Method::POST,
+            &attach_path(&id, stdin, want("stdout"), want("stderr"), o.detach_keys.as_deref()),
+            api::client::empty(),
+        )
+        .await?;
     // With a tty, signals reach the container through the terminal instead.
     let proxy = (o.sig_proxy && !tty).then(|| proxy_signals(client, &id));
     let condition = if flags.rm { "removed" } else { "next-exit" };
@@ -249,13 +287,18 @@ async fn inspect(client: &Client, name: &str) -> Result<serde_json::Value, Failu
 pub async fn start(client: &Client, o: StartOpts) -> CmdResult {
     if o.attach || o.interactive {
         if o.containers.len() > 1 {
-            return Err(Failure { message: "you cannot start and attach multiple containers at once".into(), code: 1 });
+            return Err(Failure {
+                message: "you cannot start and attach multiple containers at once".into(),
+                code: 1,
+            });
         }
         let c = inspect(client, &o.containers[0]).await?;
         let id = c["Id"].as_str().unwrap_or_default().to_string();
         let tty = c["Config"]["Tty"].as_bool().unwrap_or(false);
         let stdin = o.interactive && c["Config"]["OpenStdin"].as_bool().unwrap_or(false);
-        let attached = client.hijack(Method::POST, &attach_path(&id, stdin, true, true, None), api::client::empty()).await?;
+        let attached = client
+            .hijack(Method::POST, &attach_path(&id, stdin, true, true, None), api::client::empty())
+            .await?;
         let waiter = {
             let client = client.clone();
             let id = id.clone();
@@ -265,7 +308,11 @@ pub async fn start(client: &Client, o: StartOpts) -> CmdResult {
         start_request(client, &id).await?;
         let _ = output.await;
         let code = waiter.await.map_err(|e| Failure { message: e.to_string(), code: 1 })??;
-        return if code == 0 { Ok(()) } else { Err(Failure { message: String::new(), code: code.clamp(0, 255) as u8 }) };
+        return if code == 0 {
+            Ok(())
+        } else {
+            Err(Failure { message: String::new(), code: code.clamp(0, 255) as u8 })
+        };
     }
     let mut failed = Vec::new();
     for c in &o.containers {
@@ -274,7 +321,18 @@ pub async fn start(client: &Client, o: StartOpts) -> CmdResult {
             Err(f) => failed.push(f.message),
         }
     }
-    if failed.is_empty() { Ok(()) } else { Err(Failure { message: format!("{}\nError: failed to start containers: {}", failed.join("\n"), o.containers.join(", ")), code: 1 }) }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            message: format!(
+                "{}\nError: failed to start containers: {}",
+                failed.join("\n"),
+                o.containers.join(", ")
+            ),
+            code: 1,
+        })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -295,18 +353,31 @@ pub async fn attach(client: &Client, o: AttachOpts) -> CmdResult {
     let c = inspect(client, &o.container).await?;
     let id = c["Id"].as_str().unwrap_or_default().to_string();
     if !c["State"]["Running"].as_bool().unwrap_or(false) {
-        return Err(Failure { message: "You cannot attach to a stopped container, start it first".into(), code: 1 });
+        return Err(Failure {
+            message: "You cannot attach to a stopped container, start it first".into(),
+            code: 1,
+        });
     }
     let tty = c["Config"]["Tty"].as_bool().unwrap_or(false);
     let stdin = !o.no_stdin && c["Config"]["OpenStdin"].as_bool().unwrap_or(false);
-    let attached = client.hijack(Method::POST, &attach_path(&id, stdin, true, true, o.detach_keys.as_deref()), api::client::empty()).await?;
+    let attached = client
+        .hijack(
+            Method::POST,
+            &attach_path(&id, stdin, true, true, o.detach_keys.as_deref()),
+            api::client::empty(),
+        )
+        .await?;
     let proxy = (o.sig_proxy && !tty).then(|| proxy_signals(client, &id));
     attach_io(attached, tty, stdin).await?;
     if let Some(p) = proxy {
         p.abort();
     }
     let after = inspect(client, &id).await?;
-    let code = if after["State"]["Running"].as_bool().unwrap_or(false) { 0 } else { after["State"]["ExitCode"].as_i64().unwrap_or(0) };
+    let code = if after["State"]["Running"].as_bool().unwrap_or(false) {
+        0
+    } else {
+        after["State"]["ExitCode"].as_i64().unwrap_or(0)
+    };
     if code == 0 { Ok(()) } else { Err(Failure { message: String::new(), code: code.clamp(0, 255) as u8 }) }
 }
 
@@ -354,7 +425,9 @@ fn time_arg(v: &str) -> Result<String, Failure> {
     if v.parse::<f64>().is_ok() {
         return Ok(v.to_string());
     }
-    engine::images::parse_until(v).map(|t| t.to_string()).map_err(|e| Failure { message: e.to_string(), code: 1 })
+    engine::images::parse_until(v)
+        .map(|t| t.to_string())
+        .map_err(|e| Failure { message: e.to_string(), code: 1 })
 }
 
 pub async fn logs(client: &Client, o: LogsOpts) -> CmdResult {
@@ -374,7 +447,9 @@ pub async fn logs(client: &Client, o: LogsOpts) -> CmdResult {
     if let Some(u) = &o.until {
         q.push_str(&format!("&until={}", time_arg(u)?));
     }
-    let resp = client.request(Method::GET, &format!("/containers/{id}/logs?{q}"), api::client::empty(), None).await?;
+    let resp = client
+        .request(Method::GET, &format!("/containers/{id}/logs?{q}"), api::client::empty(), None)
+        .await?;
     let mut body = resp.into_body();
     let mut demux = Demux::new(tty);
     while let Some(frame) = body.frame().await {
@@ -418,7 +493,10 @@ pub async fn stop(client: &Client, o: StopOpts) -> CmdResult {
         if let Some(s) = &o.signal {
             q.push_str(&format!("signal={}", enc(s)));
         }
-        match client.request(Method::POST, &format!("/containers/{}/stop?{q}", enc(c)), api::client::empty(), None).await {
+        match client
+            .request(Method::POST, &format!("/containers/{}/stop?{q}", enc(c)), api::client::empty(), None)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(ClientError::Daemon { status, .. }) if status == 304 => Ok(()),
             Err(e) => Err(e),
@@ -430,7 +508,10 @@ pub async fn stop(client: &Client, o: StopOpts) -> CmdResult {
 pub async fn restart(client: &Client, o: StopOpts) -> CmdResult {
     each(&o.containers, async |c| {
         let q = o.time.map(|t| format!("t={t}")).unwrap_or_default();
-        client.request(Method::POST, &format!("/containers/{}/restart?{q}", enc(c)), api::client::empty(), None).await.map(|_| ())
+        client
+            .request(Method::POST, &format!("/containers/{}/restart?{q}", enc(c)), api::client::empty(), None)
+            .await
+            .map(|_| ())
     })
     .await
 }
@@ -446,7 +527,15 @@ pub struct KillOpts {
 
 pub async fn kill(client: &Client, o: KillOpts) -> CmdResult {
     each(&o.containers, async |c| {
-        client.request(Method::POST, &format!("/containers/{}/kill?signal={}", enc(c), enc(&o.signal)), api::client::empty(), None).await.map(|_| ())
+        client
+            .request(
+                Method::POST,
+                &format!("/containers/{}/kill?signal={}", enc(c), enc(&o.signal)),
+                api::client::empty(),
+                None,
+            )
+            .await
+            .map(|_| ())
     })
     .await
 }
@@ -507,15 +596,28 @@ pub async fn exec(client: &Client, o: ExecOpts) -> CmdResult {
         "Cmd": o.command,
     });
     let resp = client
-        .request(Method::POST, &format!("/containers/{id}/exec"), api::client::full(serde_json::to_vec(&body).expect("json")), Some("application/json"))
+        .request(
+            Method::POST,
+            &format!("/containers/{id}/exec"),
+            api::client::full(serde_json::to_vec(&body).expect("json")),
+            Some("application/json"),
+        )
         .await?;
     let exec_id = api::client::read_json(resp).await?["Id"].as_str().unwrap_or_default().to_string();
     let start = serde_json::to_vec(&serde_json::json!({"Detach": o.detach, "Tty": o.tty})).expect("json");
     if o.detach {
-        client.request(Method::POST, &format!("/exec/{exec_id}/start"), api::client::full(start), Some("application/json")).await?;
+        client
+            .request(
+                Method::POST,
+                &format!("/exec/{exec_id}/start"),
+                api::client::full(start),
+                Some("application/json"),
+            )
+            .await?;
         return Ok(());
     }
-    let stream = client.hijack(Method::POST, &format!("/exec/{exec_id}/start"), api::client::full(start)).await?;
+    let stream =
+        client.hijack(Method::POST, &format!("/exec/{exec_id}/start"), api::client::full(start)).await?;
     attach_io(stream, o.tty, o.interactive).await?;
     let v = client.get_json(&format!("/exec/{exec_id}/json")).await?;
     let code = v["ExitCode"].as_i64().unwrap_or(0);

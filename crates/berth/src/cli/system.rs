@@ -90,8 +90,16 @@ pub async fn version(client: &Client, o: FormatOpt) -> CmdResult {
     let s = server?;
     println!("\nServer:\n Engine:");
     println!("  Version:          {}", s["Version"].as_str().unwrap_or_default());
-    println!("  API version:      {} (minimum version {})", s["ApiVersion"].as_str().unwrap_or_default(), s["MinAPIVersion"].as_str().unwrap_or_default());
-    println!("  OS/Arch:          {}/{}", s["Os"].as_str().unwrap_or_default(), s["Arch"].as_str().unwrap_or_default());
+    println!(
+        "  API version:      {} (minimum version {})",
+        s["ApiVersion"].as_str().unwrap_or_default(),
+        s["MinAPIVersion"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  OS/Arch:          {}/{}",
+        s["Os"].as_str().unwrap_or_default(),
+        s["Arch"].as_str().unwrap_or_default()
+    );
     println!("  Kernel:           {}", s["KernelVersion"].as_str().unwrap_or_default());
     Ok(())
 }
@@ -129,14 +137,20 @@ pub async fn df(client: &Client, o: DfOpts) -> CmdResult {
     let size = |x: &Value| x.as_u64().unwrap_or(0);
     let active = images.iter().filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0).count();
     let total_size = size(&v["LayersSize"]);
-    let reclaimable: u64 = images.iter().filter(|i| i["Containers"].as_i64().unwrap_or(0) == 0).map(|i| size(&i["Size"]) - size(&i["SharedSize"]).min(size(&i["Size"]))).sum::<u64>().max(if active == 0 { total_size } else { 0 });
-    let pct = |r: u64, t: u64| if t == 0 { String::new() } else { format!(" ({}%)", r * 100 / t) };
+    let reclaimable: u64 = images
+        .iter()
+        .filter(|i| i["Containers"].as_i64().unwrap_or(0) == 0)
+        .map(|i| size(&i["Size"]) - size(&i["SharedSize"]).min(size(&i["Size"])))
+        .sum::<u64>()
+        .max(if active == 0 { total_size } else { 0 });
+    let pct = |r: u64, t: u64| (r * 100).checked_div(t).map(|p| format!(" ({p}%)")).unwrap_or_default();
     if o.verbose {
         println!("Images space usage:\n");
         let headers = json!({"Repository":"REPOSITORY","Tag":"TAG","ID":"IMAGE ID","CreatedSince":"CREATED","Size":"SIZE","SharedSize":"SHARED SIZE","UniqueSize":"UNIQUE SIZE","Containers":"CONTAINERS"});
         let mut rows = Vec::new();
         for i in &images {
-            let tags: Vec<&str> = i["RepoTags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let tags: Vec<&str> =
+                i["RepoTags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
             let (repo, tag) = tags.first().and_then(|t| t.rsplit_once(':')).unwrap_or(("<none>", "<none>"));
             rows.push(json!({
                 "Repository": repo, "Tag": tag, "ID": short_id(i["Id"].as_str().unwrap_or_default()),
@@ -147,10 +161,19 @@ pub async fn df(client: &Client, o: DfOpts) -> CmdResult {
                 "Containers": i["Containers"].as_i64().unwrap_or(0),
             }));
         }
-        print_rows(None, "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}", &headers, &rows)?;
-        println!("\nContainers space usage:\n\nCONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES");
+        print_rows(
+            None,
+            "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
+            &headers,
+            &rows,
+        )?;
+        println!(
+            "\nContainers space usage:\n\nCONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES"
+        );
         println!("\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE");
-        println!("\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED");
+        println!(
+            "\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED"
+        );
         return Ok(());
     }
     let h = |n| api::units::human_size(n, 4);
@@ -161,13 +184,19 @@ pub async fn df(client: &Client, o: DfOpts) -> CmdResult {
         json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
     ];
     let headers = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
-    print_rows(o.format.as_deref(), "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", &headers, &rows)
+    print_rows(
+        o.format.as_deref(),
+        "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+        &headers,
+        &rows,
+    )
 }
 
 /// Opens a stopped daemon's store directly (taking its lock, so never under a
 /// live daemon) and verifies everything in it, changing nothing.
 fn check(o: CheckOpts) -> CmdResult {
-    let c = engine::check_root(&o.root).map_err(|e| Failure { message: format!("berth system check: {e}"), code: 1 })?;
+    let c = engine::check_root(&o.root)
+        .map_err(|e| Failure { message: format!("berth system check: {e}"), code: 1 })?;
     println!("checked {} blobs, {} snapshots, {} images", c.blobs, c.snapshots, c.images);
     if c.interrupted > 0 {
         println!("{} interrupted writes in staging (removed when the daemon next starts)", c.interrupted);
@@ -189,7 +218,9 @@ fn time_arg(v: &str) -> Result<String, Failure> {
     if v.parse::<f64>().is_ok() {
         return Ok(v.to_string());
     }
-    engine::images::parse_until(v).map(|t| t.to_string()).map_err(|e| Failure { message: e.to_string(), code: 125 })
+    engine::images::parse_until(v)
+        .map(|t| t.to_string())
+        .map_err(|e| Failure { message: e.to_string(), code: 125 })
 }
 
 pub async fn events(client: &Client, o: EventsOpts) -> CmdResult {
@@ -204,8 +235,13 @@ pub async fn events(client: &Client, o: EventsOpts) -> CmdResult {
     if let Some(u) = &o.until {
         q.push(format!("until={}", time_arg(u)?));
     }
-    let resp = client.request(Method::GET, &format!("/events?{}", q.join("&")), api::client::empty(), None).await?;
-    let template = o.format.as_deref().map(|f| gotmpl::Template::parse(if f == "json" { "{{json .}}" } else { f })).transpose()
+    let resp =
+        client.request(Method::GET, &format!("/events?{}", q.join("&")), api::client::empty(), None).await?;
+    let template = o
+        .format
+        .as_deref()
+        .map(|f| gotmpl::Template::parse(if f == "json" { "{{json .}}" } else { f }))
+        .transpose()
         .map_err(|e| Failure { message: format!("template parsing error: {e}"), code: 64 })?;
     let mut body = resp.into_body();
     let mut buf = Vec::new();
@@ -233,9 +269,12 @@ pub async fn events(client: &Client, o: EventsOpts) -> CmdResult {
 /// `2026-11-24T04:40:59.161905040Z image load sha256:… (name=…)`
 fn event_line(ev: &Value) -> String {
     let nanos = ev["timeNano"].as_i64().unwrap_or(0) as i128;
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t =
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let ts = t
-        .format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"))
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+        ))
         .expect("format");
     let attrs: Vec<String> = ev["Actor"]["Attributes"]
         .as_object()
@@ -244,5 +283,10 @@ fn event_line(ev: &Value) -> String {
         .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
         .collect();
     let attrs = if attrs.is_empty() { String::new() } else { format!(" ({})", attrs.join(", ")) };
-    format!("{ts} {} {} {}{attrs}", ev["Type"].as_str().unwrap_or_default(), ev["Action"].as_str().unwrap_or_default(), ev["Actor"]["ID"].as_str().unwrap_or_default())
+    format!(
+        "{ts} {} {} {}{attrs}",
+        ev["Type"].as_str().unwrap_or_default(),
+        ev["Action"].as_str().unwrap_or_default(),
+        ev["Actor"]["ID"].as_str().unwrap_or_default()
+    )
 }

@@ -51,13 +51,23 @@ impl Daemon {
     pub fn start_with_root(root: Option<PathBuf>) -> Self {
         let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().expect("temp dir");
         let root = root.unwrap_or_else(|| dir.path().join("root"));
-        let mut d = Daemon { exec_root: dir.path().join("run"), socket: dir.path().join("berth.sock"), root, dir, child: None };
+        let mut d = Daemon {
+            exec_root: dir.path().join("run"),
+            socket: dir.path().join("berth.sock"),
+            root,
+            dir,
+            child: None,
+        };
         d.spawn();
         d
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("daemon.log")).expect("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .expect("log");
         let child = Command::new(BERTH)
             .arg("daemon")
             .arg("--root")
@@ -98,7 +108,9 @@ impl Daemon {
     /// The real docker CLI, pointed at this daemon, with a private config dir.
     pub fn docker(&self) -> Command {
         let mut c = Command::new("docker");
-        c.env("DOCKER_HOST", self.host()).env("DOCKER_CONFIG", self.dir.path().join("docker-config")).env_remove("DOCKER_API_VERSION");
+        c.env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env_remove("DOCKER_API_VERSION");
         c
     }
 
@@ -161,7 +173,9 @@ impl Daemon {
     pub fn staging_leftovers(&self) -> Vec<PathBuf> {
         ["staging", "content/ingest"]
             .iter()
-            .flat_map(|d| std::fs::read_dir(self.root.join(d)).into_iter().flatten().flatten().map(|e| e.path()))
+            .flat_map(|d| {
+                std::fs::read_dir(self.root.join(d)).into_iter().flatten().flatten().map(|e| e.path())
+            })
             .collect()
     }
 }
@@ -173,7 +187,9 @@ impl Daemon {
     fn kill_containers(&self) {
         let Ok(bundles) = std::fs::read_dir(self.exec_root.join("containers")) else { return };
         for b in bundles.flatten() {
-            let pid = |f: &str| std::fs::read_to_string(b.path().join(f)).ok().and_then(|s| s.trim().parse::<i32>().ok());
+            let pid = |f: &str| {
+                std::fs::read_to_string(b.path().join(f)).ok().and_then(|s| s.trim().parse::<i32>().ok())
+            };
             if let Some(shim) = pid("shim.pid").and_then(rustix::process::Pid::from_raw) {
                 let _ = rustix::process::kill_process(shim, rustix::process::Signal::KILL);
             }
@@ -197,7 +213,8 @@ impl Drop for Daemon {
         // Anything a test mounted below its directory goes before the directory.
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let prefix = self.dir.path().to_string_lossy().to_string();
-        let mut points: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&prefix)).collect();
+        let mut points: Vec<&str> =
+            mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&prefix)).collect();
         points.sort_by_key(|p| std::cmp::Reverse(p.len()));
         for p in points {
             let _ = rustix::mount::unmount(p, rustix::mount::UnmountFlags::DETACH);
@@ -213,13 +230,23 @@ pub fn run(cmd: &mut Command) -> Output {
 /// Runs a command that must succeed; returns its stdout.
 pub fn ok(cmd: &mut Command) -> String {
     let out = run(cmd);
-    assert!(out.status.success(), "{cmd:?} failed with {}:\nstdout: {}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {}:\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
 /// Runs a command that must fail; returns (exit code, stderr).
 pub fn fails(cmd: &mut Command) -> (i32, String) {
     let out = run(cmd);
-    assert!(!out.status.success(), "{cmd:?} unexpectedly succeeded:\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "{cmd:?} unexpectedly succeeded:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }

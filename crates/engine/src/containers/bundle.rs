@@ -67,7 +67,8 @@ impl Engine {
         let hostname = dir.join("hostname");
         let hosts = dir.join("hosts");
         let resolv = dir.join("resolv.conf");
-        std::fs::write(&hostname, format!("{}\n", c.config.hostname)).map_err(|e| io("writing", &hostname, e))?;
+        std::fs::write(&hostname, format!("{}\n", c.config.hostname))
+            .map_err(|e| io("writing", &hostname, e))?;
         std::fs::write(&hosts, hosts_file(&c.config.hostname)).map_err(|e| io("writing", &hosts, e))?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         std::fs::write(&resolv, resolv_conf(&host_resolv)).map_err(|e| io("writing", &resolv, e))?;
@@ -81,34 +82,24 @@ impl Engine {
             "" | "json-file" => "json-file",
             "local" => "local",
             "none" => "none",
-            other => return Err(Error::InvalidArgument(format!("logger: no log driver named '{other}' is registered"))),
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "logger: no log driver named '{other}' is registered"
+                )));
+            }
         };
-        let max_size = cfg.config.get("max-size").map(|s| log_size(s)).transpose()?.unwrap_or(DEFAULT_LOG_MAX_SIZE);
+        let max_size =
+            cfg.config.get("max-size").map(|s| log_size(s)).transpose()?.unwrap_or(DEFAULT_LOG_MAX_SIZE);
         let max_file = match cfg.config.get("max-file") {
-            Some(n) => n.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| Error::InvalidArgument(format!("invalid max-file: {n}")))?,
+            Some(n) => n
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| Error::InvalidArgument(format!("invalid max-file: {n}")))?,
             None => DEFAULT_LOG_MAX_FILE,
         };
         let path = self.container_dir(&c.id).join(format!("{}-json.log", c.id));
         Ok(serde_json::json!({"driver": driver, "path": path, "max_size": max_size, "max_file": max_file}))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolv_conf_drops_loopback_servers() {
-        let host = "search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\noptions edns0\n";
-        assert_eq!(resolv_conf(host), "search lan\nnameserver 10.0.0.1\noptions edns0\n");
-        assert!(resolv_conf("nameserver 127.0.0.1\n").contains("nameserver 8.8.8.8"));
-    }
-
-    #[test]
-    fn log_sizes() {
-        assert_eq!(log_size("10m").unwrap(), 10 << 20);
-        assert_eq!(log_size("100").unwrap(), 100);
-        assert!(log_size("x").is_err());
     }
 }
 
@@ -128,7 +119,29 @@ impl Engine {
             "open_stdin": c.config.open_stdin,
             "log": self.log_settings(c)?,
         });
-        image::fsutil::write_atomic(&bundle.join("spec.json"), &serde_json::to_vec_pretty(&doc).expect("json"))
-            .map_err(|e| io("writing", &bundle.join("spec.json"), e))
+        image::fsutil::write_atomic(
+            &bundle.join("spec.json"),
+            &serde_json::to_vec_pretty(&doc).expect("json"),
+        )
+        .map_err(|e| io("writing", &bundle.join("spec.json"), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_drops_loopback_servers() {
+        let host = "search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\noptions edns0\n";
+        assert_eq!(resolv_conf(host), "search lan\nnameserver 10.0.0.1\noptions edns0\n");
+        assert!(resolv_conf("nameserver 127.0.0.1\n").contains("nameserver 8.8.8.8"));
+    }
+
+    #[test]
+    fn log_sizes() {
+        assert_eq!(log_size("10m").unwrap(), 10 << 20);
+        assert_eq!(log_size("100").unwrap(), 100);
+        assert!(log_size("x").is_err());
     }
 }

@@ -110,14 +110,20 @@ impl HostConfig {
         }
         let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i64;
         if self.nano_cpus != 0 && (self.nano_cpus < 10_000_000 || self.nano_cpus > cpus * 1_000_000_000) {
-            return Err(format!("Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"));
+            return Err(format!(
+                "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+            ));
         }
         if self.nano_cpus != 0 && (self.cpu_quota != 0 || self.cpu_period != 0) {
             return Err("Conflicting options: Nano CPUs and CPU Period cannot both be set".into());
         }
         match self.restart_policy.name.as_str() {
             "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
-            other => return Err(format!("invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'")),
+            other => {
+                return Err(format!(
+                    "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+                ));
+            }
         }
         if self.auto_remove && !matches!(self.restart_policy.name.as_str(), "" | "no") {
             return Err("can't create 'AutoRemove' container with restart policy".into());
@@ -126,7 +132,9 @@ impl HostConfig {
             return Err("invalid restart policy: maximum retry count can't be negative".into());
         }
         if self.restart_policy.maximum_retry_count > 0 && self.restart_policy.name != "on-failure" {
-            return Err("invalid restart policy: maximum retry count can only be used with 'on-failure'".into());
+            return Err(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'".into()
+            );
         }
         Ok(())
     }
@@ -189,7 +197,8 @@ mod tests {
 
     #[test]
     fn image_defaults_fill_the_gaps() {
-        let mut c: ContainerConfig = serde_json::from_value(json!({"Image": "x", "Env": ["A=client"], "Labels": {"l": "c"}})).unwrap();
+        let mut c: ContainerConfig =
+            serde_json::from_value(json!({"Image": "x", "Env": ["A=client"], "Labels": {"l": "c"}})).unwrap();
         c.merge_image(Some(&json!({"Env": ["PATH=/bin", "A=image"], "Cmd": ["sh"], "WorkingDir": "/w", "Labels": {"l": "i", "m": "i"}})));
         assert_eq!(c.env.as_deref().unwrap(), ["PATH=/bin", "A=client"]);
         assert_eq!(c.argv(), ["sh"]);
@@ -219,7 +228,11 @@ mod tests {
         assert_eq!(h.validate().unwrap_err(), "Minimum memory limit allowed is 6MB");
         let h = HostConfig { nano_cpus: 999_000_000_000, ..Default::default() };
         assert!(h.validate().unwrap_err().starts_with("Range of CPUs is from 0.01 to"));
-        let h = HostConfig { auto_remove: true, restart_policy: RestartPolicy { name: "always".into(), maximum_retry_count: 0 }, ..Default::default() };
+        let h = HostConfig {
+            auto_remove: true,
+            restart_policy: RestartPolicy { name: "always".into(), maximum_retry_count: 0 },
+            ..Default::default()
+        };
         assert!(h.validate().is_err());
     }
 }

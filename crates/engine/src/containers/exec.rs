@@ -44,7 +44,12 @@ impl Engine {
     pub fn create_exec(&self, container: &str, config: ExecConfig) -> Result<String> {
         let c = self.container(container)?;
         match c.state.status {
-            Status::Paused => return Err(Error::Conflict(format!("Container {} is paused, unpause the container before exec", c.id))),
+            Status::Paused => {
+                return Err(Error::Conflict(format!(
+                    "Container {} is paused, unpause the container before exec",
+                    c.id
+                )));
+            }
             s if !s.is_active() => return Err(Error::Conflict(format!("Container {} is not running", c.id))),
             _ => {}
         }
@@ -52,7 +57,14 @@ impl Engine {
             return Err(Error::InvalidArgument("No exec command specified".into()));
         }
         let id = super::new_id();
-        let exec = Exec { id: id.clone(), container_id: c.id.clone(), config, running: false, exit_code: None, pid: 0 };
+        let exec = Exec {
+            id: id.clone(),
+            container_id: c.id.clone(),
+            config,
+            running: false,
+            exit_code: None,
+            pid: 0,
+        };
         self.execs.0.lock().expect("execs lock").insert(id.clone(), exec);
         let mut attrs = BTreeMap::new();
         attrs.insert("execID".to_string(), id.clone());
@@ -67,7 +79,14 @@ impl Engine {
     /// Starts an exec; unless `detach`, returns the stream of its output
     /// (and input), which ends when the process has exited.
     pub async fn start_exec(&self, id: &str, detach: bool) -> Result<Option<ShimStream>> {
-        let exec = self.execs.0.lock().expect("execs lock").get(id).cloned().ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))?;
+        let exec = self
+            .execs
+            .0
+            .lock()
+            .expect("execs lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))?;
         if exec.running || exec.exit_code.is_some() {
             return Err(Error::Conflict(format!("Error: Exec command {id} has already run")));
         }
@@ -98,11 +117,20 @@ impl Engine {
 
     /// An exec's current state, asking the shim whether it still runs.
     pub async fn inspect_exec(&self, id: &str) -> Result<Exec> {
-        let exec = self.execs.0.lock().expect("execs lock").get(id).cloned().ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))?;
+        let exec = self
+            .execs
+            .0
+            .lock()
+            .expect("execs lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))?;
         if !exec.running {
             return Ok(exec);
         }
-        let state = ShimClient::new(&self.bundle_dir(&exec.container_id)).call(json!({"op": "exec_state", "id": id})).await;
+        let state = ShimClient::new(&self.bundle_dir(&exec.container_id))
+            .call(json!({"op": "exec_state", "id": id}))
+            .await;
         let mut execs = self.execs.0.lock().expect("execs lock");
         let e = execs.get_mut(id).ok_or_else(|| no_such(id))?;
         match state {
@@ -131,8 +159,10 @@ impl Engine {
 /// working directory on top.
 fn exec_spec(bundle: &std::path::Path, cfg: &ExecConfig) -> Result<Value> {
     let path = bundle.join("spec.json");
-    let bytes = std::fs::read(&path).map_err(|e| Error::Internal(format!("reading {}: {e}", path.display())))?;
-    let spec: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Internal(format!("parsing {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(&path).map_err(|e| Error::Internal(format!("reading {}: {e}", path.display())))?;
+    let spec: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Internal(format!("parsing {}: {e}", path.display())))?;
     let rt = &spec["runtime"];
     let mut env: Vec<String> = serde_json::from_value(rt["env"].clone()).unwrap_or_default();
     for e in cfg.env.iter().flatten() {
@@ -140,7 +170,11 @@ fn exec_spec(bundle: &std::path::Path, cfg: &ExecConfig) -> Result<Value> {
         env.retain(|x| x.split('=').next() != Some(key));
         env.push(e.clone());
     }
-    let user = if cfg.user.is_empty() { rt["user"].clone() } else { json!({"Lookup": {"user": cfg.user, "group_add": []}}) };
+    let user = if cfg.user.is_empty() {
+        rt["user"].clone()
+    } else {
+        json!({"Lookup": {"user": cfg.user, "group_add": []}})
+    };
     Ok(json!({
         "args": cfg.cmd,
         "env": env,

@@ -46,7 +46,11 @@ struct PendingAttach {
 
 impl Default for Supervision {
     fn default() -> Self {
-        Self { changes: broadcast::channel(1024).0, pending_attach: Mutex::default(), stopped_by_user: Mutex::default() }
+        Self {
+            changes: broadcast::channel(1024).0,
+            pending_attach: Mutex::default(),
+            stopped_by_user: Mutex::default(),
+        }
     }
 }
 
@@ -100,8 +104,11 @@ impl Engine {
         let bundle = self.bundle_dir(&c.id);
         let engine = self.clone();
         let cc = c.clone();
-        tokio::task::spawn_blocking(move || engine.write_bundle(&cc)).await.map_err(|e| Error::Internal(e.to_string()))??;
-        let exe = std::env::current_exe().map_err(|e| Error::Internal(format!("finding the berth binary: {e}")))?;
+        tokio::task::spawn_blocking(move || engine.write_bundle(&cc))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        let exe =
+            std::env::current_exe().map_err(|e| Error::Internal(format!("finding the berth binary: {e}")))?;
         let out = tokio::process::Command::new(exe)
             .arg("shim")
             .arg("start")
@@ -113,11 +120,20 @@ impl Engine {
         if !out.status.success() {
             let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
             let _ = image::fsutil::remove_tree(&bundle);
-            let code = if msg.contains("executable file not found") || msg.contains("no such file or directory") { 127 } else if msg.contains("permission denied") { 126 } else { 125 };
+            let code =
+                if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+                    127
+                } else if msg.contains("permission denied") {
+                    126
+                } else {
+                    125
+                };
             self.record_start_failure(&c.id, &msg, code);
             return Err(Error::Shim(msg, code));
         }
-        let pid = serde_json::from_slice::<Value>(&out.stdout).ok().and_then(|v| v["pid"].as_u64()).unwrap_or(0) as u32;
+        let pid =
+            serde_json::from_slice::<Value>(&out.stdout).ok().and_then(|v| v["pid"].as_u64()).unwrap_or(0)
+                as u32;
         // Connect every attach client that is waiting, before the process runs.
         let waiting = self.supervision.pending_attach.lock().expect("lock").remove(&c.id).unwrap_or_default();
         let mut acks = Vec::new();
@@ -164,10 +180,11 @@ impl Engine {
         });
         self.supervision.pending_attach.lock().expect("lock").remove(id);
         self.publish_change(id, Change::StartFailed);
-        if let Ok(c) = self.container(id) {
-            if c.host_config.auto_remove && self.remove_stopped_container(&c).is_ok() {
-                self.publish_change(id, Change::Removed);
-            }
+        if let Ok(c) = self.container(id)
+            && c.host_config.auto_remove
+            && self.remove_stopped_container(&c).is_ok()
+        {
+            self.publish_change(id, Change::Removed);
         }
     }
 
@@ -226,7 +243,9 @@ impl Engine {
                 let _ = engine.update_container(&id, |c| c.state.status = Status::Restarting);
                 tokio::time::sleep(delay).await;
                 let Ok(c) = engine.update_container(&id, |c| c.restart_count += 1) else { return };
-                if c.state.status != Status::Restarting || engine.supervision.stopped_by_user.lock().expect("lock").contains(&id) {
+                if c.state.status != Status::Restarting
+                    || engine.supervision.stopped_by_user.lock().expect("lock").contains(&id)
+                {
                     let _ = engine.update_container(&id, |c| c.state.status = Status::Exited);
                     return;
                 }
@@ -247,7 +266,9 @@ impl Engine {
         let p = &c.host_config.restart_policy;
         let restart = match p.name.as_str() {
             "always" | "unless-stopped" => true,
-            "on-failure" => code != 0 && (p.maximum_retry_count == 0 || (c.restart_count as i64) < p.maximum_retry_count),
+            "on-failure" => {
+                code != 0 && (p.maximum_retry_count == 0 || (c.restart_count as i64) < p.maximum_retry_count)
+            }
             _ => false,
         };
         // A container that ran for 10 s or more starts over with the short delay.
@@ -261,11 +282,14 @@ impl Engine {
     /// Kills what is left of a container whose shim died, and removes its cgroup.
     fn cleanup_after_shim(&self, id: &str) {
         let path = self.bundle_dir(id).join("spec.json");
-        let spec = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).and_then(|v| serde_json::from_value::<runtime::Spec>(v["runtime"].clone()).ok());
-        if let Some(spec) = spec {
-            if let Err(e) = runtime::cleanup(&spec) {
-                tracing::warn!(id, "cleaning up after a dead shim: {e}");
-            }
+        let spec = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| serde_json::from_value::<runtime::Spec>(v["runtime"].clone()).ok());
+        if let Some(spec) = spec
+            && let Err(e) = runtime::cleanup(&spec)
+        {
+            tracing::warn!(id, "cleaning up after a dead shim: {e}");
         }
     }
 
@@ -296,7 +320,8 @@ impl Engine {
                 });
                 self.spawn_monitor(c.id.clone());
             } else {
-                let (code, oom, finished) = self.exit_from_bundle(&c.id).unwrap_or((255, false, image::config::now_rfc3339()));
+                let (code, oom, finished) =
+                    self.exit_from_bundle(&c.id).unwrap_or((255, false, image::config::now_rfc3339()));
                 tracing::info!(id = %c.short_id(), code, "container exited while the daemon was down");
                 self.record_exit(&c.id, code, oom, finished).await;
             }
@@ -307,7 +332,10 @@ impl Engine {
     pub async fn kill_container(&self, name: &str, signal: &str) -> Result<()> {
         let c = self.container(name)?;
         if !c.state.status.is_active() {
-            return Err(Error::Conflict(format!("Cannot kill container: {name}: Container {} is not running", c.id)));
+            return Err(Error::Conflict(format!(
+                "Cannot kill container: {name}: Container {} is not running",
+                c.id
+            )));
         }
         let signo = signal_number(signal)?;
         self.supervision.stopped_by_user.lock().expect("lock").insert(c.id.clone());
@@ -342,7 +370,12 @@ impl Engine {
         Ok(())
     }
 
-    async fn exited_within(&self, id: &str, changes: &mut broadcast::Receiver<(String, Change)>, limit: Duration) -> bool {
+    async fn exited_within(
+        &self,
+        id: &str,
+        changes: &mut broadcast::Receiver<(String, Change)>,
+        limit: Duration,
+    ) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             if self.container(id).map(|c| !c.state.status.is_active()).unwrap_or(true) {
@@ -373,13 +406,13 @@ impl Engine {
                     _ => {}
                 },
                 Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    match self.container(&c.id) {
-                        Ok(now) if !now.state.status.is_active() && condition != WaitCondition::Removed => return Ok(now.state.exit_code),
-                        Err(_) => return Ok(exit),
-                        _ => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => match self.container(&c.id) {
+                    Ok(now) if !now.state.status.is_active() && condition != WaitCondition::Removed => {
+                        return Ok(now.state.exit_code);
                     }
-                }
+                    Err(_) => return Ok(exit),
+                    _ => {}
+                },
                 Err(_) => return Err(Error::Internal("the daemon is shutting down".into())),
             }
         }
@@ -409,7 +442,13 @@ impl Engine {
     /// Connects to the container's output (and input): at once when it is
     /// running, or, for a created container, when it starts (before its
     /// process runs, so no output is lost).
-    pub async fn attach_container(&self, name: &str, stdin: bool, stdout: bool, stderr: bool) -> Result<ShimStream> {
+    pub async fn attach_container(
+        &self,
+        name: &str,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<ShimStream> {
         let c = self.container(name)?;
         let req = json!({"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr});
         if c.state.status.is_active() {
@@ -418,7 +457,13 @@ impl Engine {
             return Ok(s);
         }
         let (tx, rx) = oneshot::channel();
-        self.supervision.pending_attach.lock().expect("lock").entry(c.id.clone()).or_default().push(PendingAttach { ready: tx });
+        self.supervision
+            .pending_attach
+            .lock()
+            .expect("lock")
+            .entry(c.id.clone())
+            .or_default()
+            .push(PendingAttach { ready: tx });
         let (bundle, ack) = rx.await.map_err(|_| no_such(name))?;
         let result = ShimClient::new(&bundle).open(req).await;
         let _ = ack.send(());
@@ -430,10 +475,10 @@ impl Engine {
 
 /// `SIGTERM`, `TERM`, `15` → 15.
 pub fn signal_number(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
+    if let Ok(n) = s.parse::<i32>()
+        && (1..=64).contains(&n)
+    {
+        return Ok(n);
     }
     let name = s.trim_start_matches("SIG").to_ascii_uppercase();
     let n = match name.as_str() {

@@ -68,12 +68,14 @@ fn files(path: &Path) -> Vec<PathBuf> {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let fname = e.file_name();
             let Some(f) = fname.to_str() else { continue };
-            if let Some(n) = f.strip_prefix(name).and_then(|s| s.strip_prefix('.')).and_then(|s| s.parse().ok()) {
+            if let Some(n) =
+                f.strip_prefix(name).and_then(|s| s.strip_prefix('.')).and_then(|s| s.parse().ok())
+            {
                 rotated.push((n, e.path()));
             }
         }
     }
-    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
     let mut out: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
     out.push(path.to_path_buf());
     out
@@ -101,10 +103,10 @@ pub fn read(path: &Path, opts: &LogOptions) -> std::io::Result<(Vec<Record>, u64
             if f == path {
                 end += n as u64;
             }
-            if let Some(r) = parse(&line) {
-                if opts.wants(&r) {
-                    records.push(r);
-                }
+            if let Some(r) = parse(&line)
+                && opts.wants(&r)
+            {
+                records.push(r);
             }
         }
     }
@@ -119,7 +121,13 @@ pub fn read(path: &Path, opts: &LogOptions) -> std::io::Result<(Vec<Record>, u64
 /// selected record, until `stop` says so (checked between polls). Handles
 /// rotation: when the file shrinks or is replaced, reading restarts at its
 /// beginning.
-pub fn follow(path: &Path, mut offset: u64, opts: &LogOptions, mut emit: impl FnMut(&Record) -> bool, stop: impl Fn() -> bool) -> std::io::Result<()> {
+pub fn follow(
+    path: &Path,
+    mut offset: u64,
+    opts: &LogOptions,
+    mut emit: impl FnMut(&Record) -> bool,
+    stop: impl Fn() -> bool,
+) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let mut ino = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
     let mut pending = String::new();
@@ -166,8 +174,12 @@ pub fn follow(path: &Path, mut offset: u64, opts: &LogOptions, mut emit: impl Fn
 
 /// `2026-11-24T04:41:48.166039519Z`: the fixed-width RFC 3339 Docker prints with `-t`.
 pub fn timestamp(nanos: i128) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z")).expect("format")
+    let t =
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+    ))
+    .expect("format")
 }
 
 #[cfg(test)]
@@ -175,7 +187,10 @@ mod tests {
     use super::*;
 
     fn line(stream: &str, text: &str, secs: i64) -> String {
-        format!("{}\n", serde_json::json!({"log": text, "stream": stream, "time": timestamp(secs as i128 * 1_000_000_000)}))
+        format!(
+            "{}\n",
+            serde_json::json!({"log": text, "stream": stream, "time": timestamp(secs as i128 * 1_000_000_000)})
+        )
     }
 
     #[test]
@@ -183,7 +198,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c-json.log");
         std::fs::write(dir.path().join("c-json.log.2"), line("stdout", "a\n", 1)).unwrap();
-        std::fs::write(dir.path().join("c-json.log.1"), line("stderr", "b\n", 2) + &line("stdout", "c\n", 3)).unwrap();
+        std::fs::write(dir.path().join("c-json.log.1"), line("stderr", "b\n", 2) + &line("stdout", "c\n", 3))
+            .unwrap();
         std::fs::write(&p, line("stdout", "d\n", 4) + "{\"log\":\"partial").unwrap();
         let all = LogOptions { stdout: true, stderr: true, ..Default::default() };
         let (r, _) = read(&p, &all).unwrap();
@@ -193,7 +209,9 @@ mod tests {
         let (r, _) = read(&p, &LogOptions { stdout: false, ..all.clone() }).unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].stream, Stream::Stderr);
-        let (r, _) = read(&p, &LogOptions { since_nano: Some(2_000_000_000), until_nano: Some(3_000_000_000), ..all }).unwrap();
+        let (r, _) =
+            read(&p, &LogOptions { since_nano: Some(2_000_000_000), until_nano: Some(3_000_000_000), ..all })
+                .unwrap();
         assert_eq!(r.len(), 2);
     }
 
@@ -209,17 +227,28 @@ mod tests {
             std::thread::spawn(move || {
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 use std::io::Write;
-                std::fs::OpenOptions::new().append(true).open(&p).unwrap().write_all(line("stdout", "new\n", 2).as_bytes()).unwrap();
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&p)
+                    .unwrap()
+                    .write_all(line("stdout", "new\n", 2).as_bytes())
+                    .unwrap();
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 std::fs::rename(&p, p.with_extension("log.1")).unwrap();
                 std::fs::write(&p, line("stderr", "rotated\n", 3)).unwrap();
             })
         };
         let mut seen = Vec::new();
-        follow(&p, end, &opts, |r| {
-            seen.push(r.log.clone());
-            seen.len() < 2
-        }, || false)
+        follow(
+            &p,
+            end,
+            &opts,
+            |r| {
+                seen.push(r.log.clone());
+                seen.len() < 2
+            },
+            || false,
+        )
         .unwrap();
         writer.join().unwrap();
         assert_eq!(seen, ["new\n", "rotated\n"]);

@@ -132,7 +132,8 @@ impl Engine {
         let mut all = BTreeMap::new();
         for row in table.iter().map_err(internal)? {
             let (k, v) = row.map_err(internal)?;
-            let c: Container = serde_json::from_slice(v.value()).map_err(|e| Error::Internal(format!("bad container record: {e}")))?;
+            let c: Container = serde_json::from_slice(v.value())
+                .map_err(|e| Error::Internal(format!("bad container record: {e}")))?;
             all.insert(k.value().to_string(), c);
         }
         Ok(Containers { all: Mutex::new(all) })
@@ -140,7 +141,10 @@ impl Engine {
 
     fn persist(&self, c: &Container) -> Result<()> {
         let tx = self.db.begin_write().map_err(internal)?;
-        tx.open_table(CONTAINERS).map_err(internal)?.insert(c.id.as_str(), serde_json::to_vec(c).expect("json").as_slice()).map_err(internal)?;
+        tx.open_table(CONTAINERS)
+            .map_err(internal)?
+            .insert(c.id.as_str(), serde_json::to_vec(c).expect("json").as_slice())
+            .map_err(internal)?;
         tx.commit().map_err(internal)
     }
 
@@ -198,11 +202,14 @@ impl Engine {
                 }
                 n
             }
-            None => (0..).map(names::generate).find(|n| !all.values().any(|c| &c.name == n)).expect("a free name"),
+            None => {
+                (0..).map(names::generate).find(|n| !all.values().any(|c| &c.name == n)).expect("a free name")
+            }
         };
         let dir = self.container_dir(&id);
         for sub in ["upper", "work", "merged"] {
-            std::fs::create_dir_all(dir.join(sub)).map_err(|e| Error::Internal(format!("creating {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(|e| Error::Internal(format!("creating {}: {e}", dir.display())))?;
         }
         let c = Container {
             id: id.clone(),
@@ -293,7 +300,8 @@ impl Engine {
         drop(all);
         self.unpersist(&c.id)?;
         let dir = self.container_dir(&c.id);
-        image::fsutil::remove_tree(&dir).map_err(|e| Error::Internal(format!("removing {}: {e}", dir.display())))?;
+        image::fsutil::remove_tree(&dir)
+            .map_err(|e| Error::Internal(format!("removing {}: {e}", dir.display())))?;
         self.container_event("destroy", c, BTreeMap::new());
         Ok(())
     }

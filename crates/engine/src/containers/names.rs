@@ -10,17 +10,50 @@ pub fn is_valid(name: &str) -> bool {
 }
 
 const ADJECTIVES: &[&str] = &[
-    "agile", "bold", "brave", "bright", "calm", "clever", "cool", "crisp", "daring", "eager", "fair", "fearless",
-    "gentle", "happy", "hardy", "keen", "kind", "lucid", "merry", "modest", "nimble", "noble", "patient", "quick",
-    "quiet", "sharp", "steady", "stoic", "sunny", "swift", "tender", "tidy", "vivid", "warm", "wise", "witty",
+    "agile", "bold", "brave", "bright", "calm", "clever", "cool", "crisp", "daring", "eager", "fair",
+    "fearless", "gentle", "happy", "hardy", "keen", "kind", "lucid", "merry", "modest", "nimble", "noble",
+    "patient", "quick", "quiet", "sharp", "steady", "stoic", "sunny", "swift", "tender", "tidy", "vivid",
+    "warm", "wise", "witty",
 ];
 
 /// People whose work the container world stands on.
 const NAMES: &[&str] = &[
-    "allen", "babbage", "backus", "bell", "cerf", "codd", "conway", "dijkstra", "engelbart", "floyd", "hamilton",
-    "hopper", "kahn", "karp", "kernighan", "knuth", "lamport", "liskov", "lovelace", "mccarthy", "metcalfe", "milner",
-    "moore", "neumann", "perlman", "pike", "ritchie", "shannon", "sutherland", "tarjan", "thompson", "torvalds",
-    "turing", "wilkes", "wirth", "yao",
+    "allen",
+    "babbage",
+    "backus",
+    "bell",
+    "cerf",
+    "codd",
+    "conway",
+    "dijkstra",
+    "engelbart",
+    "floyd",
+    "hamilton",
+    "hopper",
+    "kahn",
+    "karp",
+    "kernighan",
+    "knuth",
+    "lamport",
+    "liskov",
+    "lovelace",
+    "mccarthy",
+    "metcalfe",
+    "milner",
+    "moore",
+    "neumann",
+    "perlman",
+    "pike",
+    "ritchie",
+    "shannon",
+    "sutherland",
+    "tarjan",
+    "thompson",
+    "torvalds",
+    "turing",
+    "wilkes",
+    "wirth",
+    "yao",
 ];
 
 /// A random `adjective_name`; `attempt` > 0 appends a number, as Docker does
@@ -28,7 +61,8 @@ const NAMES: &[&str] = &[
 pub fn generate(attempt: u32) -> String {
     let mut r = [0u8; 2];
     getrandom::fill(&mut r).expect("the kernel's random source is available");
-    let base = format!("{}_{}", ADJECTIVES[r[0] as usize % ADJECTIVES.len()], NAMES[r[1] as usize % NAMES.len()]);
+    let base =
+        format!("{}_{}", ADJECTIVES[r[0] as usize % ADJECTIVES.len()], NAMES[r[1] as usize % NAMES.len()]);
     if attempt == 0 { base } else { format!("{base}{attempt}") }
 }
 

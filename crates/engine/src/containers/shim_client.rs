@@ -27,10 +27,13 @@ impl ShimClient {
     }
 
     async fn send(&self, req: &Value) -> Result<(Value, BufReader<UnixStream>)> {
-        let connect_err = |e: std::io::Error| Error::Internal(format!("connecting to the shim at {}: {e}", self.socket.display()));
+        let connect_err = |e: std::io::Error| {
+            Error::Internal(format!("connecting to the shim at {}: {e}", self.socket.display()))
+        };
         // A socket path must fit in 108 bytes; a deep bundle need not, so
         // connect through a descriptor of the bundle directory instead.
-        let dir = std::fs::File::open(self.socket.parent().expect("a socket in a bundle")).map_err(connect_err)?;
+        let dir =
+            std::fs::File::open(self.socket.parent().expect("a socket in a bundle")).map_err(connect_err)?;
         let short = format!("/proc/self/fd/{}/shim.sock", std::os::fd::AsRawFd::as_raw_fd(&dir));
         let mut s = UnixStream::connect(&short).await.map_err(connect_err)?;
         drop(dir);
@@ -39,14 +42,22 @@ impl ShimClient {
         s.write_all(&line).await.map_err(|e| Error::Internal(format!("talking to the shim: {e}")))?;
         let mut reader = BufReader::new(s);
         let mut answer = String::new();
-        reader.read_line(&mut answer).await.map_err(|e| Error::Internal(format!("reading the shim's answer: {e}")))?;
+        reader
+            .read_line(&mut answer)
+            .await
+            .map_err(|e| Error::Internal(format!("reading the shim's answer: {e}")))?;
         if answer.is_empty() {
             return Err(Error::Internal("the shim closed the connection without answering".into()));
         }
-        let v: Value = serde_json::from_str(&answer).map_err(|e| Error::Internal(format!("bad answer from the shim: {e}")))?;
+        let v: Value = serde_json::from_str(&answer)
+            .map_err(|e| Error::Internal(format!("bad answer from the shim: {e}")))?;
         if v.get("ok").and_then(Value::as_bool) != Some(true) {
             let msg = v.get("error").and_then(Value::as_str).unwrap_or("the shim refused the request");
-            return Err(ShimError { message: msg.to_string(), code: v.get("code").and_then(Value::as_i64).unwrap_or(125) }.into());
+            return Err(ShimError {
+                message: msg.to_string(),
+                code: v.get("code").and_then(Value::as_i64).unwrap_or(125),
+            }
+            .into());
         }
         Ok((v, reader))
     }

@@ -20,7 +20,12 @@ impl Engine {
         let mut lower = self.images.layer_dirs(&img)?;
         lower.reverse();
         let dir = self.container_dir(&c.id);
-        let rootfs = Rootfs::Overlay { lower, upper: dir.join("upper"), work: dir.join("work"), target: dir.join("merged") };
+        let rootfs = Rootfs::Overlay {
+            lower,
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+            target: dir.join("merged"),
+        };
         let args = c.config.argv();
         if args.is_empty() {
             return Err(Error::InvalidArgument("No command specified".into()));
@@ -45,14 +50,22 @@ impl Engine {
         spec.cwd = if c.config.working_dir.is_empty() { "/".into() } else { c.config.working_dir.clone() };
         spec.hostname = c.config.hostname.clone();
         spec.domainname = c.config.domainname.clone();
-        spec.user = UserSpec::Lookup { user: c.config.user.clone(), group_add: h.group_add.clone().unwrap_or_default() };
+        spec.user = UserSpec::Lookup {
+            user: c.config.user.clone(),
+            group_add: h.group_add.clone().unwrap_or_default(),
+        };
         spec.namespaces.net = self.network_namespace(&h.network_mode)?;
         spec.readonly_rootfs = h.readonly_rootfs;
         spec.privileged = h.privileged;
-        spec.shm_size = u64::try_from(h.shm_size).ok().filter(|s| *s > 0).unwrap_or(runtime::DEFAULT_SHM_SIZE);
+        spec.shm_size =
+            u64::try_from(h.shm_size).ok().filter(|s| *s > 0).unwrap_or(runtime::DEFAULT_SHM_SIZE);
         spec.oom_score_adj = (h.oom_score_adj != 0).then_some(h.oom_score_adj as i32);
         spec.sysctls = h.sysctls.clone().unwrap_or_default().into_iter().collect();
-        spec.capabilities = capabilities(&spec.capabilities, h.cap_add.as_deref().unwrap_or_default(), h.cap_drop.as_deref().unwrap_or_default())?;
+        spec.capabilities = capabilities(
+            &spec.capabilities,
+            h.cap_add.as_deref().unwrap_or_default(),
+            h.cap_drop.as_deref().unwrap_or_default(),
+        )?;
         for opt in h.security_opt.iter().flatten() {
             let (k, v) = opt.split_once(['=', ':']).unwrap_or((opt.as_str(), ""));
             match k {
@@ -60,7 +73,9 @@ impl Engine {
                 "seccomp" if v == "unconfined" => spec.seccomp = Seccomp::Unconfined,
                 "seccomp" => {
                     // The docker CLI sends the profile file's content, not its path.
-                    let profile = serde_json::from_str(v).map_err(|e| Error::InvalidArgument(format!("Decoding seccomp profile failed: {e}")))?;
+                    let profile = serde_json::from_str(v).map_err(|e| {
+                        Error::InvalidArgument(format!("Decoding seccomp profile failed: {e}"))
+                    })?;
                     spec.seccomp = Seccomp::Profile(profile);
                 }
                 // berth has no AppArmor or SELinux integration; unconfined is what it runs.
@@ -88,7 +103,13 @@ impl Engine {
         }
         spec.mounts = mounts;
         spec.cgroup = CgroupSpec {
-            parent: h.rest.get("CgroupParent").and_then(|v| v.as_str()).filter(|p| !p.is_empty()).unwrap_or("berth").to_string(),
+            parent: h
+                .rest
+                .get("CgroupParent")
+                .and_then(|v| v.as_str())
+                .filter(|p| !p.is_empty())
+                .unwrap_or("berth")
+                .to_string(),
             name: c.id.clone(),
             resources: resources(h),
             device_rules: Vec::new(),
@@ -105,7 +126,10 @@ impl Engine {
             m if m.starts_with("container:") => {
                 let other = self.container(&m["container:".len()..])?;
                 if other.state.status != Status::Running {
-                    return Err(Error::Conflict(format!("cannot join network of a non running container: {}", other.id)));
+                    return Err(Error::Conflict(format!(
+                        "cannot join network of a non running container: {}",
+                        other.id
+                    )));
                 }
                 Ok(Namespace::Join(PathBuf::from(format!("/proc/{}/ns/net", other.state.pid))))
             }
@@ -123,11 +147,14 @@ pub fn capabilities(defaults: &[String], add: &[String], drop: &[String]) -> Res
             return Ok(up);
         }
         let name = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
-        runtime::caps::from_name(&name).map(|_| name.clone()).ok_or_else(|| Error::InvalidArgument(format!("unknown capability: {c:?}")))
+        runtime::caps::from_name(&name)
+            .map(|_| name.clone())
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown capability: {c:?}")))
     };
     let add: Vec<String> = add.iter().map(norm).collect::<Result<_>>()?;
     let drop: Vec<String> = drop.iter().map(norm).collect::<Result<_>>()?;
-    let mut caps: Vec<String> = if add.iter().any(|c| c == "ALL") { runtime::caps::all() } else { defaults.to_vec() };
+    let mut caps: Vec<String> =
+        if add.iter().any(|c| c == "ALL") { runtime::caps::all() } else { defaults.to_vec() };
     if drop.iter().any(|c| c == "ALL") {
         caps.clear();
     } else {
@@ -150,15 +177,20 @@ fn bind_mount(b: &str) -> Result<Mount> {
         _ => return Err(Error::InvalidArgument(format!("invalid volume specification: '{b}'"))),
     };
     if !src.starts_with('/') {
-        return Err(Error::InvalidArgument(format!("invalid volume specification: '{b}': named volumes are not supported yet; use an absolute host path")));
+        return Err(Error::InvalidArgument(format!(
+            "invalid volume specification: '{b}': named volumes are not supported yet; use an absolute host path"
+        )));
     }
     if !dst.starts_with('/') {
-        return Err(Error::InvalidArgument(format!("invalid volume specification: '{b}': mount path must be absolute")));
+        return Err(Error::InvalidArgument(format!(
+            "invalid volume specification: '{b}': mount path must be absolute"
+        )));
     }
     let readonly = opts.split(',').any(|o| o == "ro");
     if !std::path::Path::new(src).exists() {
         // Docker creates a missing bind source as a directory.
-        std::fs::create_dir_all(src).map_err(|e| Error::InvalidArgument(format!("creating bind source {src}: {e}")))?;
+        std::fs::create_dir_all(src)
+            .map_err(|e| Error::InvalidArgument(format!("creating bind source {src}: {e}")))?;
     }
     Ok(Mount::bind(src, dst, readonly))
 }
@@ -191,7 +223,10 @@ mod tests {
     #[test]
     fn cap_add_and_drop_follow_docker() {
         let d = vec!["CAP_CHOWN".to_string(), "CAP_KILL".to_string()];
-        assert_eq!(capabilities(&d, &["net_admin".into()], &["chown".into()]).unwrap(), ["CAP_KILL", "CAP_NET_ADMIN"]);
+        assert_eq!(
+            capabilities(&d, &["net_admin".into()], &["chown".into()]).unwrap(),
+            ["CAP_KILL", "CAP_NET_ADMIN"]
+        );
         assert!(capabilities(&d, &[], &["ALL".into()]).unwrap().is_empty());
         assert_eq!(capabilities(&d, &["CAP_SYS_ADMIN".into()], &["ALL".into()]).unwrap(), ["CAP_SYS_ADMIN"]);
         assert!(capabilities(&d, &["NOPE".into()], &[]).is_err());

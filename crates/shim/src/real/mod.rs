@@ -1,7 +1,6 @@
 //! The shim's [`Runtime`] on berth's `runtime` crate: namespaces, cgroups,
 //! the real container.
 
-
 use serde_json::{Value, json};
 
 use crate::rt::{ErrorKind, Result, Runtime, RuntimeError, Stdio};
@@ -52,7 +51,8 @@ fn pid(raw: i32) -> Result<runtime::Pid> {
 
 impl Runtime for RealRuntime {
     fn create(&mut self, spec: &Value, io: Stdio) -> Result<i32> {
-        let spec = container_spec(spec).map_err(|e| RuntimeError::other(format!("invalid runtime spec: {e}")))?;
+        let spec =
+            container_spec(spec).map_err(|e| RuntimeError::other(format!("invalid runtime spec: {e}")))?;
         let created = runtime::create(&spec, stdio(io)).map_err(convert)?;
         let pid = created.pid.as_raw_nonzero().get();
         self.spec = Some(spec);
@@ -67,7 +67,8 @@ impl Runtime for RealRuntime {
     fn exec(&mut self, init_pid: i32, spec: &Value, io: Stdio) -> Result<i32> {
         let container =
             self.spec.as_ref().ok_or_else(|| RuntimeError::other("the container was not created"))?;
-        let exec = exec_spec(container, spec).map_err(|e| RuntimeError::other(format!("invalid exec spec: {e}")))?;
+        let exec =
+            exec_spec(container, spec).map_err(|e| RuntimeError::other(format!("invalid exec spec: {e}")))?;
         let pid = runtime::exec(pid(init_pid)?, &exec, stdio(io)).map_err(convert)?;
         Ok(pid.as_raw_nonzero().get())
     }
@@ -143,7 +144,9 @@ fn exec_spec(container: &runtime::Spec, given: &Value) -> serde_json::Result<run
 /// whose keys are capitalised in these specs) replaces the whole value, as
 /// merging two variants would make neither.
 fn merge(base: &mut Value, over: &Value) {
-    let is_variant = |o: &serde_json::Map<String, Value>| o.len() == 1 && o.keys().all(|k| k.starts_with(char::is_uppercase));
+    let is_variant = |o: &serde_json::Map<String, Value>| {
+        o.len() == 1 && o.keys().all(|k| k.starts_with(char::is_uppercase))
+    };
     match (base, over) {
         (Value::Object(b), Value::Object(o)) if !is_variant(o) => {
             for (k, v) in o {
