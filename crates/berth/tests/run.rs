@@ -32,7 +32,8 @@ fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 fn assert_no_leftovers(d: &Daemon, id: &str) {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(id), "a mount of {id} remains");
-    for ctl in ["memory", "pids", "cpu", "unified"] {
+    // v1 controllers, the v2 tree beside them, and a pure v2 host's tree.
+    for ctl in ["memory", "pids", "cpu", "unified", ""] {
         let p = std::path::Path::new("/sys/fs/cgroup").join(ctl).join("berth").join(id);
         assert!(!p.exists(), "cgroup {} remains", p.display());
     }
