@@ -37,6 +37,8 @@ pub enum Endpoint {
     ContainerWait(String),
     ContainerAttach(String),
     ContainerLogs(String),
+    ContainerResize(String),
+    ExecResize(String),
     ExecCreate(String),
     ExecStart(String),
     ExecInspect(String),
@@ -108,6 +110,7 @@ pub fn route(method: &Method, raw_path: &str) -> Result<Route, ApiError> {
                 (&Method::POST, "wait") => E::ContainerWait(id),
                 (&Method::POST, "attach") => E::ContainerAttach(id),
                 (&Method::GET, "logs") => E::ContainerLogs(id),
+                (&Method::POST, "resize") => E::ContainerResize(id),
                 (&Method::POST, "exec") => E::ExecCreate(id),
                 _ => return Err(not_found()),
             }
@@ -117,6 +120,7 @@ pub fn route(method: &Method, raw_path: &str) -> Result<Route, ApiError> {
             match (m, rest.split_once('/')) {
                 (&Method::POST, Some((id, "start"))) => E::ExecStart(id.to_string()),
                 (&Method::GET, Some((id, "json"))) => E::ExecInspect(id.to_string()),
+                (&Method::POST, Some((id, "resize"))) => E::ExecResize(id.to_string()),
                 _ => return Err(not_found()),
             }
         }
@@ -178,6 +182,8 @@ mod tests {
             (Method::POST, "/v1.41/containers/c1/exec", E::ExecCreate("c1".into()), (1, 41)),
             (Method::POST, "/v1.41/exec/e1/start", E::ExecStart("e1".into()), (1, 41)),
             (Method::GET, "/v1.41/exec/e1/json", E::ExecInspect("e1".into()), (1, 41)),
+            (Method::POST, "/v1.41/exec/e1/resize", E::ExecResize("e1".into()), (1, 41)),
+            (Method::POST, "/v1.41/containers/c1/resize", E::ContainerResize("c1".into()), (1, 41)),
         ];
         for (m, p, want, v) in cases {
             let r = route(m, p).unwrap_or_else(|e| panic!("{m} {p}: {e}"));

@@ -134,6 +134,8 @@ async fn dispatch(engine: Arc<engine::Engine>, route: Route, req: Request<Incomi
         E::ExecCreate(id) => handlers::lifecycle::exec_create(&ctx, &id, req).await,
         E::ExecStart(id) => handlers::lifecycle::exec_start(&ctx, &id, req).await,
         E::ExecInspect(id) => handlers::lifecycle::exec_inspect(&ctx, &id).await,
+        E::ContainerResize(id) => handlers::lifecycle::resize(&ctx, &id, None, &Query::of(&req)).await,
+        E::ExecResize(id) => handlers::lifecycle::resize(&ctx, "", Some(&id), &Query::of(&req)).await,
     }
 }
 

@@ -33,7 +33,7 @@ impl Exec {
         let (io, stdio) = if *detach {
             ProcIo::null().map_err(stdio_err)?
         } else if *tty {
-            ProcIo::pty(*stdin).map_err(stdio_err)?
+            ProcIo::pty_in(init_pid, *stdin).or_else(|_| ProcIo::pty(*stdin)).map_err(stdio_err)?
         } else {
             ProcIo::pipes(*stdin).map_err(stdio_err)?
         };

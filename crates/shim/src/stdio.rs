@@ -107,7 +107,31 @@ impl ProcIo {
     /// A new pty: its output is the process's stdout; input is written to
     /// the master when `stdin`.
     pub fn pty(stdin: bool) -> io::Result<(ProcIo, Stdio)> {
-        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+        Self::pty_with(openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?, stdin)
+    }
+
+    /// A pty from the container's own devpts instance (its `/dev/pts/ptmx`),
+    /// so inside the container the tty has a name (`tty` prints
+    /// `/dev/pts/N`), as runc gives `docker exec -t`. The path is resolved
+    /// inside the container's root, never following a link out of it.
+    pub fn pty_in(init_pid: i32, stdin: bool) -> io::Result<(ProcIo, Stdio)> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
+        let root = rustix::fs::open(
+            format!("/proc/{init_pid}/root"),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let master = openat2(
+            &root,
+            "dev/pts/ptmx",
+            OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        Self::pty_with(master, stdin)
+    }
+
+    fn pty_with(master: OwnedFd, stdin: bool) -> io::Result<(ProcIo, Stdio)> {
         grantpt(&master)?;
         unlockpt(&master)?;
         // TIOCGPTPEER opens the slave from the master, without a path

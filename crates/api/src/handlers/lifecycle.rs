@@ -278,3 +278,15 @@ pub(crate) async fn exec_inspect(ctx: &Ctx, id: &str) -> HandlerResult {
         "Pid": e.pid,
     }))
 }
+
+/// `POST /containers/{id}/resize` and `/exec/{id}/resize`: the tty's window size.
+pub(crate) async fn resize(ctx: &Ctx, container: &str, exec: Option<&str>, q: &Query) -> HandlerResult {
+    let dim = |k: &str| {
+        q.str(k)
+            .parse::<u16>()
+            .map_err(|_| ApiError::bad_request(format!("invalid {k} value {:?}", q.str(k))))
+    };
+    let (h, w) = (dim("h")?, dim("w")?);
+    ctx.engine.resize_tty(container, exec, h, w).await?;
+    Ok(full(StatusCode::OK, "text/plain; charset=utf-8", Bytes::new()))
+}

@@ -156,6 +156,27 @@ fn attach_path(id: &str, stdin: bool, stdout: bool, stderr: bool, detach_keys: O
     )
 }
 
+/// Keeps the container's (or exec's) tty the size of this terminal: once at
+/// start, then on every SIGWINCH, until the returned task is aborted.
+fn follow_window_size(client: &Client, resize_path: String) -> tokio::task::JoinHandle<()> {
+    let client = client.clone();
+    tokio::spawn(async move {
+        let Ok(mut winch) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
+        else {
+            return;
+        };
+        loop {
+            if let Ok(ws) = rustix::termios::tcgetwinsize(std::io::stdout()) {
+                let path = format!("{resize_path}?h={}&w={}", ws.ws_row, ws.ws_col);
+                let _ = client.request(Method::POST, &path, api::client::empty(), None).await;
+            }
+            if winch.recv().await.is_none() {
+                return;
+            }
+        }
+    })
+}
+
 /// Forwards the signals this CLI receives to the container (`--sig-proxy`),
 /// until the returned task is aborted.
 fn proxy_signals(client: &Client, id: &str) -> tokio::task::JoinHandle<()> {
@@ -260,7 +281,12 @@ pub async fn run(client: &Client, o: RunOpts) -> CmdResult {
         waiter.abort();
         return Err(f);
     }
+    let resizer = (tty && std::io::stdout().is_terminal())
+        .then(|| follow_window_size(client, format!("/containers/{id}/resize")));
     let _ = output.await;
+    if let Some(r) = resizer {
+        r.abort();
+    }
     let code = waiter.await.map_err(|e| Failure { message: e.to_string(), code: 125 })??;
     if let Some(p) = proxy {
         p.abort();
@@ -618,7 +644,12 @@ pub async fn exec(client: &Client, o: ExecOpts) -> CmdResult {
     }
     let stream =
         client.hijack(Method::POST, &format!("/exec/{exec_id}/start"), api::client::full(start)).await?;
+    let resizer = (o.tty && std::io::stdout().is_terminal())
+        .then(|| follow_window_size(client, format!("/exec/{exec_id}/resize")));
     attach_io(stream, o.tty, o.interactive).await?;
+    if let Some(r) = resizer {
+        r.abort();
+    }
     let v = client.get_json(&format!("/exec/{exec_id}/json")).await?;
     let code = v["ExitCode"].as_i64().unwrap_or(0);
     if code == 0 { Ok(()) } else { Err(Failure { message: String::new(), code: code.clamp(0, 255) as u8 }) }

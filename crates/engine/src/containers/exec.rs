@@ -148,6 +148,15 @@ impl Engine {
         Ok(e.clone())
     }
 
+    /// The container an exec runs in.
+    pub fn exec_container(&self, id: &str) -> Result<String> {
+        let execs = self.execs.0.lock().expect("execs lock");
+        execs
+            .get(id)
+            .map(|e| e.container_id.clone())
+            .ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))
+    }
+
     /// Forgets the execs of a container that exited.
     pub(crate) fn drop_execs(&self, container_id: &str) {
         self.execs.0.lock().expect("execs lock").retain(|_, e| e.container_id != container_id);

@@ -473,6 +473,31 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Sets the window size of a container's tty, or of an exec's.
+    pub async fn resize_tty(
+        &self,
+        container: &str,
+        exec: Option<&str>,
+        height: u16,
+        width: u16,
+    ) -> Result<()> {
+        let id = match exec {
+            Some(e) => self.exec_container(e)?,
+            None => self.container(container)?.id,
+        };
+        let c = self.container(&id)?;
+        if !c.state.status.is_active() {
+            return Err(Error::Conflict(format!("Container {} is not running", c.id)));
+        }
+        let mut req = json!({"op": "resize", "height": height, "width": width});
+        if let Some(e) = exec {
+            req["exec"] = json!(e);
+        }
+        self.shim(&c.id).call(req).await.map(|_| ())
+    }
+}
+
 /// `SIGTERM`, `TERM`, `15` → 15.
 pub fn signal_number(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>()
