@@ -23,13 +23,21 @@ fn processes_mounts_and_files_are_private() {
     // None of the host's mount points: only the container's own tree.
     let mounts = ok(d.docker().args(["run", "--rm", image, "cat", "/proc/self/mountinfo"]));
     let points: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(4)).collect();
-    assert!(points.iter().all(|p| ["/", "/proc", "/dev", "/sys", "/etc"].iter().any(|top| p == top || p.starts_with(&format!("{top}/")))), "{points:?}");
+    assert!(
+        points.iter().all(|p| ["/", "/proc", "/dev", "/sys", "/etc"]
+            .iter()
+            .any(|top| p == top || p.starts_with(&format!("{top}/")))),
+        "{points:?}"
+    );
     // A file written in one container is not in another from the same image.
     ok(d.docker().args(["run", "--name", "writer", image, "sh", "-c", "echo mine > /etc/written"]));
     let o = run(d.docker().args(["run", "--rm", image, "cat", "/etc/written"]));
     assert!(!o.status.success(), "{}", out(&o));
     // The host's processes are not signalable: PID 1 is the container's own.
-    assert_eq!(ok(d.docker().args(["run", "--rm", image, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"])).trim(), "sh -c cat /proc/1/cmdline | tr '\\0' ' '");
+    assert_eq!(
+        ok(d.docker().args(["run", "--rm", image, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"])).trim(),
+        "sh -c cat /proc/1/cmdline | tr '\\0' ' '"
+    );
 }
 
 #[test]
@@ -40,9 +48,23 @@ fn memory_limit_ends_a_hog_with_137_and_oom_killed() {
     let d = Daemon::start();
     let image = d.load_busybox();
     // `tail` buffers a line that never ends: it grows until the limit.
-    let o = run(d.docker().args(["run", "--name", "hog", "-m", "16m", "--memory-swap", "16m", image, "tail", "/dev/zero"]));
+    let o = run(d.docker().args([
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        image,
+        "tail",
+        "/dev/zero",
+    ]));
     assert_eq!(o.status.code(), Some(137), "{}", out(&o));
-    assert_eq!(ok(d.docker().args(["inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "hog"])).trim(), "true 137");
+    assert_eq!(
+        ok(d.docker().args(["inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "hog"])).trim(),
+        "true 137"
+    );
 }
 
 #[test]
@@ -52,10 +74,20 @@ fn pids_limit_stops_a_fork_bomb_and_the_host_survives() {
     }
     let d = Daemon::start();
     let image = d.load_busybox();
-    let id = ok(d.docker().args(["run", "-d", "--pids-limit", "50", image, "sh", "-c", "while true; do sleep 30 & done 2>/dev/null"]));
+    let id = ok(d.docker().args([
+        "run",
+        "-d",
+        "--pids-limit",
+        "50",
+        image,
+        "sh",
+        "-c",
+        "while true; do sleep 30 & done 2>/dev/null",
+    ]));
     // cgroup v2 (most hosts) has one tree; v1 (this CI host) a tree per controller.
     let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    let cgroup = std::path::Path::new(if v2 { "/sys/fs/cgroup/berth" } else { "/sys/fs/cgroup/pids/berth" }).join(id.trim());
+    let cgroup = std::path::Path::new(if v2 { "/sys/fs/cgroup/berth" } else { "/sys/fs/cgroup/pids/berth" })
+        .join(id.trim());
     let read = |f: &str| std::fs::read_to_string(cgroup.join(f)).unwrap_or_default();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !read("pids.events").starts_with("max ") || read("pids.events").trim() == "max 0" {
@@ -84,7 +116,16 @@ fn privileges_capabilities_and_seccomp() {
     // The default seccomp profile refuses new user namespaces.
     let o = run(d.docker().args(["run", "--rm", image, "unshare", "-U", "true"]));
     assert!(!o.status.success() && out(&o).contains("Operation not permitted"), "{}", out(&o));
-    ok(d.docker().args(["run", "--rm", "--security-opt", "seccomp=unconfined", image, "unshare", "-U", "true"]));
+    ok(d.docker().args([
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        image,
+        "unshare",
+        "-U",
+        "true",
+    ]));
     // --cap-drop ALL: even root cannot chown.
     let o = run(d.docker().args(["run", "--rm", "--cap-drop", "ALL", image, "chown", "1000", "/tmp"]));
     assert!(!o.status.success(), "{}", out(&o));
