@@ -36,8 +36,11 @@ dockerd --data-root "$work/docker-root" --exec-root "$work/docker-run" -H "unix:
 pids+=($!); dpid=$!
 for s in berth docker; do
     for _ in $(seq 200); do DOCKER_HOST=unix://$work/$s.sock docker version >/dev/null 2>&1 && break; sleep 0.1; done
-    DOCKER_HOST=unix://$work/$s.sock docker load -q -i "$image" >/dev/null
 done
+# Docker 20.10 cannot load an OCI layout: hand it berth's `docker save` of the image.
+DOCKER_HOST=unix://$work/berth.sock docker load -q -i "$image" >/dev/null
+DOCKER_HOST=unix://$work/berth.sock docker save -o "$work/image.tar" busybox:1.38.0-glibc
+DOCKER_HOST=unix://$work/docker.sock docker load -q -i "$work/image.tar" >/dev/null
 img=busybox:1.38.0-glibc
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }

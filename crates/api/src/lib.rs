@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod client;
+mod detach;
 mod error;
 mod handlers;
 pub mod router;

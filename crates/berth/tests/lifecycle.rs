@@ -178,3 +178,37 @@ fn twenty_runs_and_twenty_execs_at_once() {
     assert!(out.status.success());
     assert!(ok(d.docker().args(["ps", "-aq"])).trim().is_empty());
 }
+
+/// `docker attach` and the detach keys: ctrl-p ctrl-q leaves the container
+/// running, and typed input reaches it.
+#[test]
+fn attach_and_detach_keys() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    ok(d.docker().args(["run", "-dit", "--name", "shell", image, "sh"]));
+    // `script` gives docker attach a terminal; its stdin is what we "type".
+    let cmd = format!("DOCKER_HOST={} docker attach shell", d.host());
+    let mut typing = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = typing.stdin.as_mut().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stdin.write_all(b"echo typed-$((40+2))\n").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stdin.write_all(b"\x10\x11").unwrap();
+    }
+    let out = typing.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("typed-42"), "input reached the container: {text:?}");
+    assert!(text.contains("read escape sequence"), "the client saw the detach: {text:?}");
+    assert_eq!(ok(d.docker().args(["inspect", "-f", "{{.State.Running}}", "shell"])).trim(), "true", "still running after detach");
+    ok(d.docker().args(["rm", "-f", "shell"]));
+}

@@ -81,6 +81,10 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
     let q = Query::of(&req);
     let c = ctx.engine.container(name)?;
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
+    let keys = crate::detach::parse(q.str("detachKeys"))?;
+    // Like Docker, a client's end of input closes the container's stdin only
+    // for a StdinOnce container without a tty.
+    let stdin_once = c.config.stdin_once && !c.config.tty;
     let upgrade = req.headers().get(header::UPGRADE).is_some();
     let engine = ctx.engine.clone();
     let id = c.id.clone();
@@ -92,12 +96,9 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
                 return;
             }
         };
-        let mut client = TokioIo::new(client);
-        match engine.attach_container(&id, stdin, stdout, stderr).await {
-            Ok(shim) => {
-                let mut shim = shim.stream;
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut shim).await;
-            }
+        let client = TokioIo::new(client);
+        match engine.attach_container(&id, stdin, stdout, stderr, stdin_once).await {
+            Ok(shim) => join_attached(client, shim.stream, stdin.then_some(keys)).await,
             Err(e) => tracing::debug!("attach to {id}: {e}"),
         }
     });
@@ -111,6 +112,38 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
         resp.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("tcp"));
     }
     Ok(resp)
+}
+
+/// Joins a client to a container's stream until the container's output ends
+/// or the client types the detach keys (when it sends input).
+async fn join_attached<C, S>(client: C, shim: S, detach_keys: Option<Vec<u8>>)
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    use tokio::io::AsyncWriteExt;
+    let (client_r, mut client_w) = tokio::io::split(client);
+    let (mut shim_r, mut shim_w) = tokio::io::split(shim);
+    let output = async {
+        let _ = tokio::io::copy(&mut shim_r, &mut client_w).await;
+        let _ = client_w.shutdown().await;
+    };
+    let input = async {
+        let detached = match &detach_keys {
+            Some(keys) => crate::detach::copy_until_detach(client_r, &mut shim_w, keys).await.unwrap_or(false),
+            None => false,
+        };
+        if detached {
+            return;
+        }
+        // End of the client's input: pass it on, then wait for the output.
+        let _ = shim_w.shutdown().await;
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = output => {}
+        () = input => {}
+    }
 }
 
 /// One record as `docker logs` receives it: a multiplexing frame without a

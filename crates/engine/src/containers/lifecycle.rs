@@ -448,9 +448,10 @@ impl Engine {
         stdin: bool,
         stdout: bool,
         stderr: bool,
+        stdin_once: bool,
     ) -> Result<ShimStream> {
         let c = self.container(name)?;
-        let req = json!({"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr});
+        let req = json!({"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr, "stdin_once": stdin_once});
         if c.state.status.is_active() {
             let (_, s) = self.shim(&c.id).open(req).await?;
             self.container_event("attach", &c, BTreeMap::new());
