@@ -38,6 +38,22 @@ pub enum Endpoint {
     ContainerAttach(String),
     ContainerLogs(String),
     ContainerResize(String),
+    ContainerPause(String),
+    ContainerUnpause(String),
+    ContainerTop(String),
+    ContainerStats(String),
+    ContainerUpdate(String),
+    /// `POST /containers/prune`.
+    ContainersPrune,
+    /// `HEAD /containers/{id}/archive`: the stat of a path.
+    ContainerArchiveStat(String),
+    ContainerArchive(String),
+    /// `PUT /containers/{id}/archive`.
+    ContainerExtract(String),
+    ContainerChanges(String),
+    ContainerExport(String),
+    /// `POST /commit`.
+    Commit,
     ExecResize(String),
     ExecCreate(String),
     ExecStart(String),
@@ -95,6 +111,8 @@ pub fn route(method: &Method, raw_path: &str) -> Result<Route, ApiError> {
         (&Method::GET, "/images/get") => E::ImagesSave,
         (&Method::POST, "/containers/create") => E::ContainersCreate,
         (&Method::GET, "/containers/json") => E::ContainersList,
+        (&Method::POST, "/containers/prune") => E::ContainersPrune,
+        (&Method::POST, "/commit") => E::Commit,
         (m, p) if p.starts_with("/containers/") => {
             let rest = &p["/containers/".len()..];
             let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
@@ -111,6 +129,16 @@ pub fn route(method: &Method, raw_path: &str) -> Result<Route, ApiError> {
                 (&Method::POST, "attach") => E::ContainerAttach(id),
                 (&Method::GET, "logs") => E::ContainerLogs(id),
                 (&Method::POST, "resize") => E::ContainerResize(id),
+                (&Method::POST, "pause") => E::ContainerPause(id),
+                (&Method::POST, "unpause") => E::ContainerUnpause(id),
+                (&Method::GET, "top") => E::ContainerTop(id),
+                (&Method::GET, "stats") => E::ContainerStats(id),
+                (&Method::POST, "update") => E::ContainerUpdate(id),
+                (&Method::HEAD, "archive") => E::ContainerArchiveStat(id),
+                (&Method::GET, "archive") => E::ContainerArchive(id),
+                (&Method::PUT, "archive") => E::ContainerExtract(id),
+                (&Method::GET, "changes") => E::ContainerChanges(id),
+                (&Method::GET, "export") => E::ContainerExport(id),
                 (&Method::POST, "exec") => E::ExecCreate(id),
                 _ => return Err(not_found()),
             }
@@ -184,6 +212,18 @@ mod tests {
             (Method::GET, "/v1.41/exec/e1/json", E::ExecInspect("e1".into()), (1, 41)),
             (Method::POST, "/v1.41/exec/e1/resize", E::ExecResize("e1".into()), (1, 41)),
             (Method::POST, "/v1.41/containers/c1/resize", E::ContainerResize("c1".into()), (1, 41)),
+            (Method::POST, "/v1.41/containers/web2/pause", E::ContainerPause("web2".into()), (1, 41)),
+            (Method::POST, "/v1.41/containers/web2/unpause", E::ContainerUnpause("web2".into()), (1, 41)),
+            (Method::GET, "/v1.41/containers/web/top", E::ContainerTop("web".into()), (1, 41)),
+            (Method::GET, "/v1.41/containers/62ef7dd/stats", E::ContainerStats("62ef7dd".into()), (1, 41)),
+            (Method::POST, "/v1.41/containers/web2/update", E::ContainerUpdate("web2".into()), (1, 41)),
+            (Method::POST, "/v1.41/containers/prune", E::ContainersPrune, (1, 41)),
+            (Method::HEAD, "/v1.41/containers/web/archive", E::ContainerArchiveStat("web".into()), (1, 41)),
+            (Method::GET, "/v1.41/containers/web/archive", E::ContainerArchive("web".into()), (1, 41)),
+            (Method::PUT, "/v1.41/containers/web/archive", E::ContainerExtract("web".into()), (1, 41)),
+            (Method::GET, "/v1.41/containers/web/changes", E::ContainerChanges("web".into()), (1, 41)),
+            (Method::GET, "/v1.41/containers/web2/export", E::ContainerExport("web2".into()), (1, 41)),
+            (Method::POST, "/v1.41/commit", E::Commit, (1, 41)),
         ];
         for (m, p, want, v) in cases {
             let r = route(m, p).unwrap_or_else(|e| panic!("{m} {p}: {e}"));

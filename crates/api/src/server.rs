@@ -135,6 +135,18 @@ async fn dispatch(engine: Arc<engine::Engine>, route: Route, req: Request<Incomi
         E::ExecStart(id) => handlers::lifecycle::exec_start(&ctx, &id, req).await,
         E::ExecInspect(id) => handlers::lifecycle::exec_inspect(&ctx, &id).await,
         E::ContainerResize(id) => handlers::lifecycle::resize(&ctx, &id, None, &Query::of(&req)).await,
+        E::ContainerPause(id) => handlers::ops::pause(&ctx, &id).await,
+        E::ContainerUnpause(id) => handlers::ops::unpause(&ctx, &id).await,
+        E::ContainerTop(id) => handlers::ops::top(&ctx, &id, &Query::of(&req)).await,
+        E::ContainerStats(id) => handlers::ops::stats(&ctx, &id, &Query::of(&req)).await,
+        E::ContainerUpdate(id) => handlers::ops::update(&ctx, &id, req).await,
+        E::ContainersPrune => handlers::ops::prune(&ctx, &Query::of(&req)).await,
+        E::ContainerArchiveStat(id) => handlers::archive::stat(&ctx, &id, &Query::of(&req)).await,
+        E::ContainerArchive(id) => handlers::archive::get(&ctx, &id, &Query::of(&req)).await,
+        E::ContainerExtract(id) => handlers::archive::put(&ctx, &id, req).await,
+        E::ContainerChanges(id) => handlers::archive::changes(&ctx, &id).await,
+        E::ContainerExport(id) => handlers::archive::export(&ctx, &id).await,
+        E::Commit => handlers::archive::commit(&ctx, req).await,
         E::ExecResize(id) => handlers::lifecycle::resize(&ctx, "", Some(&id), &Query::of(&req)).await,
     }
 }

@@ -74,15 +74,14 @@ fn pids_limit_stops_a_fork_bomb_and_the_host_survives() {
     }
     let d = Daemon::start();
     let image = d.load_busybox();
-    let id = ok(d.docker().args([
-        "run",
-        "-d",
-        "--pids-limit",
-        "50",
-        image,
+    // PID 1 never forks, so the container outlives the bomb, run beside it by exec.
+    let id = ok(d.docker().args(["run", "-d", "--pids-limit", "50", image, "sleep", "1000"]));
+    let _ = run(d.docker().args([
+        "exec",
+        id.trim(),
         "sh",
         "-c",
-        "while true; do sleep 30 & done 2>/dev/null",
+        "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done 2>/dev/null",
     ]));
     // cgroup v2 (most hosts) has one tree; v1 (this CI host) a tree per controller.
     let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
@@ -99,6 +98,11 @@ fn pids_limit_stops_a_fork_bomb_and_the_host_survives() {
     assert_eq!(read("pids.max").trim(), "50");
     assert!(std::process::Command::new("true").status().unwrap().success(), "the host can still fork");
     ok(d.docker().args(["rm", "-f", id.trim()]));
+    // The shim removes the cgroup as it exits, just after the container.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cgroup.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(!cgroup.exists(), "the cgroup went with the container");
 }
 

@@ -209,6 +209,10 @@ fn attach_and_detach_keys() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("typed-42"), "input reached the container: {text:?}");
     assert!(text.contains("read escape sequence"), "the client saw the detach: {text:?}");
-    assert_eq!(ok(d.docker().args(["inspect", "-f", "{{.State.Running}}", "shell"])).trim(), "true", "still running after detach");
+    assert_eq!(
+        ok(d.docker().args(["inspect", "-f", "{{.State.Running}}", "shell"])).trim(),
+        "true",
+        "still running after detach"
+    );
     ok(d.docker().args(["rm", "-f", "shell"]));
 }

@@ -32,14 +32,19 @@ fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 fn assert_no_leftovers(d: &Daemon, id: &str) {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(id), "a mount of {id} remains");
-    // v1 controllers, the v2 tree beside them, and a pure v2 host's tree.
+    // v1 controllers, the v2 tree beside them, and a pure v2 host's tree;
+    // the shim removes them as it exits, just after the container.
     for ctl in ["memory", "pids", "cpu", "unified", ""] {
         let p = std::path::Path::new("/sys/fs/cgroup").join(ctl).join("berth").join(id);
-        assert!(!p.exists(), "cgroup {} remains", p.display());
+        assert!(eventually(10, || !p.exists()), "cgroup {} remains", p.display());
     }
-    let shims = run(std::process::Command::new("pgrep")
-        .args(["-f", &format!("shim start {}", d.exec_root.join("containers").join(id).display())]));
-    assert!(shims.stdout.is_empty(), "a shim of {id} is still running");
+    let shim_gone = || {
+        run(std::process::Command::new("pgrep")
+            .args(["-f", &format!("shim start {}", d.exec_root.join("containers").join(id).display())]))
+        .stdout
+        .is_empty()
+    };
+    assert!(eventually(10, shim_gone), "a shim of {id} is still running");
 }
 
 #[test]

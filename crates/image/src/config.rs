@@ -100,6 +100,68 @@ pub fn import_config(diff_id: &str, changes: &[String], message: &str) -> Result
     Ok(serde_json::to_vec(&Value::Object(doc)).expect("serialisable"))
 }
 
+/// What a commit records about itself: the new image's container config
+/// (Docker's `Config`), who made it and why, and the command the container
+/// ran (its history entry's `created_by`, as Docker writes it).
+#[derive(Debug, Clone, Default)]
+pub struct CommitInfo {
+    pub config: Value,
+    pub author: String,
+    pub comment: String,
+    pub created_by: String,
+}
+
+/// Builds the config of an image committed on top of `parent`: the parent's
+/// platform, rootfs and history, plus `diff_id` (none when the container
+/// changed nothing: the history entry is then an `empty_layer`, as Docker's).
+pub fn commit_config(
+    parent: &ImageConfig,
+    diff_id: Option<&str>,
+    info: &CommitInfo,
+) -> Result<Vec<u8>, StoreError> {
+    let mut diff_ids = parent.diff_ids()?;
+    diff_ids.extend(diff_id.map(str::to_string));
+    let created = now_rfc3339();
+    let mut entry = Map::new();
+    entry.insert("created".into(), json!(created));
+    if !info.author.is_empty() {
+        entry.insert("author".into(), json!(info.author));
+    }
+    if !info.created_by.is_empty() {
+        entry.insert("created_by".into(), json!(info.created_by));
+    }
+    if !info.comment.is_empty() {
+        entry.insert("comment".into(), json!(info.comment));
+    }
+    if diff_id.is_none() {
+        entry.insert("empty_layer".into(), json!(true));
+    }
+    let mut history = parent.json.get("history").and_then(Value::as_array).cloned().unwrap_or_default();
+    history.push(Value::Object(entry));
+    let mut doc = Map::new();
+    doc.insert(
+        "architecture".into(),
+        json!(parent.json.get("architecture").and_then(Value::as_str).unwrap_or(go_arch())),
+    );
+    if !info.author.is_empty() {
+        doc.insert("author".into(), json!(info.author));
+    }
+    if !info.comment.is_empty() {
+        doc.insert("comment".into(), json!(info.comment));
+    }
+    doc.insert("config".into(), info.config.clone());
+    doc.insert("created".into(), json!(created));
+    doc.insert("history".into(), Value::Array(history));
+    doc.insert("os".into(), json!(parent.json.get("os").and_then(Value::as_str).unwrap_or("linux")));
+    for key in ["variant", "os.version", "os.features"] {
+        if let Some(v) = parent.json.get(key) {
+            doc.insert(key.into(), v.clone());
+        }
+    }
+    doc.insert("rootfs".into(), json!({"type": "layers", "diff_ids": diff_ids}));
+    Ok(serde_json::to_vec(&Value::Object(doc)).expect("serialisable"))
+}
+
 /// The architecture name Go (and so every image config) uses for this host.
 pub fn go_arch() -> &'static str {
     match std::env::consts::ARCH {
@@ -275,6 +337,35 @@ mod tests {
     fn unknown_change_is_refused() {
         let err = apply_change(&mut Map::new(), "RUN rm -rf /").unwrap_err();
         assert_eq!(err.to_string(), "RUN is not a valid change command");
+    }
+
+    #[test]
+    fn commit_config_stacks_on_the_parent() {
+        let a = crate::digest::of(b"a");
+        let b = crate::digest::of(b"b");
+        let parent = ImageConfig::parse(
+            json!({"architecture": "arm64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [a]},
+                   "history": [{"created_by": "base"}], "container_config": {"Cmd": ["x"]}})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        let info = CommitInfo {
+            config: json!({"Cmd": ["cat", "/made"]}),
+            author: "me".into(),
+            comment: "msg".into(),
+            created_by: "sh -c x".into(),
+        };
+        let c = ImageConfig::parse(&commit_config(&parent, Some(&b), &info).unwrap()).unwrap();
+        assert_eq!(c.diff_ids().unwrap(), vec![a.clone(), b]);
+        assert_eq!(c.json["architecture"], "arm64");
+        assert_eq!(c.json["config"]["Cmd"], json!(["cat", "/made"]));
+        assert_eq!(c.json["history"][1]["comment"], "msg");
+        assert_eq!(c.json["history"][1]["created_by"], "sh -c x");
+        assert!(c.json.get("container_config").is_none());
+        let e = ImageConfig::parse(&commit_config(&parent, None, &info).unwrap()).unwrap();
+        assert_eq!(e.diff_ids().unwrap(), vec![a]);
+        assert_eq!(e.json["history"][1]["empty_layer"], true);
     }
 
     #[test]

@@ -506,6 +506,76 @@ impl ImageStore {
         result
     }
 
+    /// Registers a new image made of `parent`'s layers and one more: `layer`,
+    /// an uncompressed layer tar (a container's changes, for `docker
+    /// commit`), stored and extracted as a loaded layer is. A layer with no
+    /// entries adds none (the history entry says `empty_layer`, as with
+    /// Docker). `tag` (normalised or familiar) names the new image. Returns
+    /// its ID.
+    pub fn commit(
+        &self,
+        parent: &Image,
+        layer: impl Read,
+        info: &config::CommitInfo,
+        tag: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let tag = tag.map(archive::normalise_tag).transpose()?;
+        let _shared = self.gc_lock.read().expect("gc lock poisoned");
+        // The parent may have gone (and its layers with it) since the caller
+        // looked: its snapshots must still be there now that gc is held off.
+        for chain in &parent.record.layers {
+            if !self.snapshots.exists(chain) {
+                return Err(StoreError::NotFound(parent.id.clone()));
+            }
+        }
+        let mut input = layer;
+        let staged = self.stage_layer(&mut input, 0, None, "commit", &|_, _, _| {})?;
+        let result = (|| {
+            let empty = staged.record.diff_id == crate::digest::of(&[0u8; 1024]);
+            let diff_id = (!empty).then(|| staged.record.diff_id.clone());
+            let cfg = config::commit_config(&parent.config, diff_id.as_deref(), info)?;
+            let id = self.content.put(&cfg)?;
+            let mut rec = ImageRecord {
+                layers: parent.record.layers.clone(),
+                size: parent.record.size,
+                manifest: None,
+                parent: parent.id.clone(),
+                last_tag_time: None,
+            };
+            let mut new_layer = None;
+            if let Some(d) = &diff_id {
+                let mut diffs = parent.config.diff_ids()?;
+                diffs.push(d.clone());
+                let chain = chain_ids(&diffs).pop().expect("at least the new layer");
+                match &staged.dir {
+                    Some(dir) if !self.snapshots.exists(&chain) => self.snapshots.commit(dir, &chain)?,
+                    _ => {}
+                }
+                rec.layers.push(chain.clone());
+                rec.size += staged.record.size;
+                new_layer = Some(chain);
+            }
+            let tx = self.db.begin_write()?;
+            {
+                if let Some(chain) = &new_layer {
+                    tx.open_table(LAYERS)?.insert(chain.as_str(), meta::encode(&staged.record).as_slice())?;
+                }
+                if let Some(t) = &tag {
+                    rec.last_tag_time = Some(config::now_rfc3339());
+                    tx.open_table(TAGS)?.insert(t.as_str(), id.as_str())?;
+                }
+                tx.open_table(IMAGES)?.insert(id.as_str(), meta::encode(&rec).as_slice())?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })();
+        if let Some(d) = &staged.dir {
+            // Gone already when it became the snapshot.
+            let _ = self.snapshots.discard(d);
+        }
+        result
+    }
+
     /// Writes images to `out` in the `docker save` format. Each entry is an
     /// image and the familiar references to record for it.
     pub fn save<W: Write>(&self, images: &[(Image, Vec<String>)], out: W) -> Result<W, StoreError> {

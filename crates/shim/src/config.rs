@@ -19,6 +19,10 @@ pub struct BundleSpec {
     pub tty: bool,
     #[serde(default)]
     pub open_stdin: bool,
+    /// The tty's initial size, `[height, width]` (Docker's `ConsoleSize`),
+    /// so the process sees the client's size from its first instruction.
+    #[serde(default)]
+    pub console_size: Option<[u16; 2]>,
     #[serde(default)]
     pub log: LogConfig,
 }

@@ -193,6 +193,9 @@ fn setup<R: Runtime>(
     let (init_io, stdio) =
         if spec.tty { ProcIo::pty(spec.open_stdin) } else { ProcIo::pipes(spec.open_stdin) }
             .map_err(|e| err("creating stdio", e))?;
+    if let Some([h, w]) = spec.console_size.filter(|[h, w]| spec.tty && *h > 0 && *w > 0) {
+        init_io.resize(h, w).map_err(|e| err("sizing the tty", e))?;
+    }
     // Relative to the bundle (the working directory now): a socket's path
     // must fit in 108 bytes, which a deep bundle path need not.
     let socket = Path::new("shim.sock");

@@ -57,6 +57,7 @@ pub(crate) async fn list(ctx: &Ctx, q: &Query) -> HandlerResult {
         .map(|l| l as usize)
         .unwrap_or(usize::MAX);
     let list = ctx.engine.filter_containers(all, &filters)?;
+    let list = ctx.engine.filter_health(list, &filters)?;
     json(&Value::Array(list.iter().take(limit).map(summary).collect()))
 }
 
@@ -86,6 +87,11 @@ pub(crate) fn status_text(c: &Container) -> String {
     };
     match c.state.status {
         Status::Created => "Created".into(),
+        Status::Running if engine::containers::health::status_label(&c.id).is_some() => format!(
+            "Up {} ({})",
+            ago(&c.state.started_at),
+            engine::containers::health::status_label(&c.id).unwrap_or_default()
+        ),
         Status::Running => format!("Up {}", ago(&c.state.started_at)),
         Status::Paused => format!("Up {} (Paused)", ago(&c.state.started_at)),
         Status::Restarting => format!("Restarting ({}) {} ago", c.state.exit_code, ago(&c.state.finished_at)),
@@ -146,6 +152,7 @@ fn inspect_body(ctx: &Ctx, c: &Container) -> Value {
             "Error": s.error,
             "StartedAt": s.started_at,
             "FinishedAt": s.finished_at,
+            "Health": ctx.engine.container_health(&c.id),
         },
         "Image": c.image,
         "ResolvConfPath": path("resolv.conf"),

@@ -130,7 +130,9 @@ where
     };
     let input = async {
         let detached = match &detach_keys {
-            Some(keys) => crate::detach::copy_until_detach(client_r, &mut shim_w, keys).await.unwrap_or(false),
+            Some(keys) => {
+                crate::detach::copy_until_detach(client_r, &mut shim_w, keys).await.unwrap_or(false)
+            }
             None => false,
         };
         if detached {

@@ -130,6 +130,12 @@ pub struct RunFlags {
     /// Bind mount a volume
     #[arg(short, long = "volume")]
     volume: Vec<String>,
+    /// Attach a filesystem mount to the container (type=bind|tmpfs,source=…,target=…[,readonly])
+    #[arg(long)]
+    mount: Vec<String>,
+    /// Add a host device to the container (HOST[:CONTAINER[:rwm]])
+    #[arg(long)]
+    device: Vec<String>,
     /// Command to run to check health
     #[arg(long)]
     health_cmd: Option<String>,
@@ -303,6 +309,18 @@ impl RunFlags {
         } else {
             Value::Null
         };
+        let mounts = self.mount.iter().map(|m| mount_flag(m)).collect::<Result<Vec<_>, _>>()?;
+        let devices: Vec<Value> = self
+            .device
+            .iter()
+            .map(|d| {
+                let mut parts = d.splitn(3, ':');
+                let host = parts.next().unwrap_or_default();
+                let ctr = parts.next().filter(|p| p.starts_with('/')).unwrap_or(host);
+                let perms = d.rsplit(':').next().filter(|p| !p.starts_with('/')).unwrap_or("rwm");
+                json!({"PathOnHost": host, "PathInContainer": ctr, "CgroupPermissions": perms})
+            })
+            .collect();
         let mem = |v: &Option<String>| -> Result<i64, Failure> {
             match v.as_deref() {
                 None => Ok(0),
@@ -329,7 +347,10 @@ impl RunFlags {
             "StopTimeout": self.stop_timeout,
             "Healthcheck": healthcheck,
             "HostConfig": {
+                "ConsoleSize": console_size(self.tty),
                 "Binds": self.volume,
+                "Mounts": mounts,
+                "Devices": devices,
                 "NetworkMode": self.network.clone().unwrap_or_else(|| "default".into()),
                 "RestartPolicy": {"Name": restart, "MaximumRetryCount": retries},
                 "AutoRemove": self.rm,
@@ -356,6 +377,56 @@ impl RunFlags {
             },
         }))
     }
+}
+
+/// The terminal's size as `[rows, cols]`, sent at create for a tty (as the
+/// docker CLI does) so the container starts with the right size.
+fn console_size(tty: bool) -> [u16; 2] {
+    match rustix::termios::tcgetwinsize(std::io::stdout()) {
+        Ok(ws) if tty => [ws.ws_row, ws.ws_col],
+        _ => [0, 0],
+    }
+}
+
+/// `--mount type=bind,source=/a,target=/b,readonly` as a `HostConfig.Mounts` entry.
+fn mount_flag(spec: &str) -> Result<Value, Failure> {
+    let mut m = Map::new();
+    let mut tmpfs = Map::new();
+    let mut kind = "volume".to_string();
+    for field in spec.split(',') {
+        let (k, v) = field.split_once('=').unwrap_or((field, ""));
+        match k {
+            "type" => kind = v.to_string(),
+            "source" | "src" => {
+                m.insert("Source".into(), json!(v));
+            }
+            "target" | "destination" | "dst" => {
+                m.insert("Target".into(), json!(v));
+            }
+            "readonly" | "ro" => {
+                m.insert("ReadOnly".into(), json!(v.is_empty() || v == "true" || v == "1"));
+            }
+            "tmpfs-size" => {
+                tmpfs.insert("SizeBytes".into(), json!(ram_in_bytes(v)?));
+            }
+            "tmpfs-mode" => {
+                let mode =
+                    u32::from_str_radix(v, 8).map_err(|_| usage(format!("invalid tmpfs-mode {v:?}")))?;
+                tmpfs.insert("Mode".into(), json!(mode));
+            }
+            "bind-propagation" | "consistency" => {}
+            _ => {
+                return Err(usage(format!(
+                    "invalid argument \"{spec}\" for \"--mount\" flag: unexpected key '{k}' in '{field}'"
+                )));
+            }
+        }
+    }
+    m.insert("Type".into(), json!(kind));
+    if !tmpfs.is_empty() {
+        m.insert("TmpfsOptions".into(), Value::Object(tmpfs));
+    }
+    Ok(Value::Object(m))
 }
 
 /// `POST /containers/create`; returns the new container's ID.
@@ -544,6 +615,12 @@ pub enum ContainerCommand {
     Rename(RenameOpts),
     /// Display detailed information on one or more containers
     Inspect(super::images::InspectOpts),
+    /// cp, diff, commit, export
+    #[command(flatten)]
+    Files(super::files::FilesCommand),
+    /// prune, pause, unpause, top, stats, update
+    #[command(flatten)]
+    Ops(super::ops::ContainerOpsCommand),
 }
 
 pub async fn container(client: &Client, c: ContainerCommand) -> CmdResult {
@@ -553,6 +630,8 @@ pub async fn container(client: &Client, c: ContainerCommand) -> CmdResult {
         ContainerCommand::Rm(o) => rm(client, o).await,
         ContainerCommand::Rename(o) => rename(client, o).await,
         ContainerCommand::Inspect(o) => super::images::inspect_kind(client, o, Some("container")).await,
+        ContainerCommand::Files(c) => super::files::files(client, c).await,
+        ContainerCommand::Ops(c) => super::ops::container_ops(client, c).await,
     }
 }
 

@@ -2,7 +2,9 @@
 //! as a client of the daemon's Engine API.
 
 mod containers;
+mod files;
 mod images;
+mod ops;
 mod output;
 mod run;
 mod system;
@@ -92,6 +94,12 @@ pub enum Command {
     Version(system::FormatOpt),
     /// Display system-wide information
     Info(system::FormatOpt),
+    /// pause, unpause, top, stats, update
+    #[command(flatten)]
+    Ops(ops::OpsCommand),
+    /// cp, diff, commit, export
+    #[command(flatten)]
+    Files(files::FilesCommand),
 }
 
 /// A failed command: what to print and the exit code.
@@ -170,6 +178,8 @@ async fn dispatch(client: &Client, command: Command) -> CmdResult {
         C::Events(o) => system::events(client, o).await,
         C::Version(o) => system::version(client, o).await,
         C::Info(o) => system::info(client, o).await,
+        C::Ops(c) => ops::ops(client, c).await,
+        C::Files(c) => files::files(client, c).await,
     }
 }
 

@@ -117,6 +117,7 @@ impl Engine {
             "runtime": spec,
             "tty": c.config.tty,
             "open_stdin": c.config.open_stdin,
+            "console_size": c.host_config.rest.get("ConsoleSize").filter(|v| v.as_array().is_some_and(|a| a.len() == 2)),
             "log": self.log_settings(c)?,
         });
         image::fsutil::write_atomic(

@@ -69,8 +69,40 @@ pub struct HostConfig {
     pub sysctls: Option<BTreeMap<String, String>>,
     pub tmpfs: Option<BTreeMap<String, String>>,
     pub log_config: LogConfig,
+    pub mounts: Option<Vec<MountSpec>>,
+    pub devices: Option<Vec<DeviceMapping>>,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
+}
+
+/// An entry of `HostConfig.Mounts` (`--mount`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MountSpec {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+    pub tmpfs_options: Option<TmpfsOptions>,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TmpfsOptions {
+    pub size_bytes: i64,
+    pub mode: u32,
+}
+
+/// An entry of `HostConfig.Devices` (`--device`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -104,9 +104,14 @@ impl Engine {
         let bundle = self.bundle_dir(&c.id);
         let engine = self.clone();
         let cc = c.clone();
-        tokio::task::spawn_blocking(move || engine.write_bundle(&cc))
+        let prepared = tokio::task::spawn_blocking(move || engine.write_bundle(&cc))
             .await
-            .map_err(|e| Error::Internal(e.to_string()))??;
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        if let Err(e) = prepared {
+            let _ = image::fsutil::remove_tree(&bundle);
+            self.record_start_failure(&c.id, &e.to_string(), 125);
+            return Err(e);
+        }
         let exe =
             std::env::current_exe().map_err(|e| Error::Internal(format!("finding the berth binary: {e}")))?;
         let out = tokio::process::Command::new(exe)
@@ -167,6 +172,7 @@ impl Engine {
         self.container_event("start", &c, BTreeMap::new());
         self.publish_change(&c.id, Change::Started);
         self.spawn_monitor(c.id.clone());
+        self.start_health_checks(&c);
         Ok(())
     }
 
@@ -319,6 +325,7 @@ impl Engine {
                     }
                 });
                 self.spawn_monitor(c.id.clone());
+                self.start_health_checks(&c);
             } else {
                 let (code, oom, finished) =
                     self.exit_from_bundle(&c.id).unwrap_or((255, false, image::config::now_rfc3339()));
@@ -340,6 +347,7 @@ impl Engine {
         let signo = signal_number(signal)?;
         self.supervision.stopped_by_user.lock().expect("lock").insert(c.id.clone());
         self.shim(&c.id).call(json!({"op": "kill", "signal": signo, "all": false})).await?;
+        self.thaw_after_signal(&c, signo).await;
         let mut attrs = BTreeMap::new();
         attrs.insert("signal".to_string(), signo.to_string());
         self.container_event("kill", &c, attrs);
@@ -362,6 +370,7 @@ impl Engine {
         let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0);
         let shim = self.shim(&c.id);
         shim.call(json!({"op": "kill", "signal": signal_number(&signal)?, "all": false})).await?;
+        self.thaw_after_signal(&c, signal_number(&signal)?).await;
         if !self.exited_within(&c.id, &mut changes, Duration::from_secs(timeout as u64)).await {
             let _ = shim.call(json!({"op": "kill", "signal": 9, "all": true})).await;
             self.exited_within(&c.id, &mut changes, Duration::from_secs(30)).await;

@@ -5,10 +5,13 @@
 pub mod bundle;
 pub mod config;
 pub mod exec;
+pub mod fs;
+pub mod health;
 pub mod lifecycle;
 pub mod list;
 pub mod logs;
 pub mod names;
+pub mod ops;
 pub mod shim_client;
 pub mod spec;
 
@@ -165,6 +168,13 @@ impl Engine {
             return Err(Error::InvalidArgument("No command specified".into()));
         }
         req.host_config.validate().map_err(Error::InvalidArgument)?;
+        // Mounts and devices are checked now, as Docker does, not at start.
+        for m in req.host_config.mounts.iter().flatten() {
+            spec::mount_spec(m)?;
+        }
+        for d in req.host_config.devices.iter().flatten() {
+            spec::host_device(d)?;
+        }
         let img = self.resolve_image(&req.config.image)?;
         let mut config = req.config;
         config.merge_image(img.config.json.get("config"));

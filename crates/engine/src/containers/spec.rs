@@ -97,11 +97,16 @@ impl Engine {
             mounts.push(bind_mount(b)?);
         }
         for (dst, opts) in h.tmpfs.iter().flatten() {
-            let mut options: Vec<&str> = vec!["nosuid", "nodev", "noexec"];
-            options.extend(opts.split(',').filter(|o| !o.is_empty()));
+            let options: Vec<&str> = opts.split(',').filter(|o| !o.is_empty()).collect();
             mounts.push(Mount::tmpfs(dst.clone(), &options));
         }
+        for m in h.mounts.iter().flatten() {
+            mounts.push(mount_spec(m)?);
+        }
         spec.mounts = mounts;
+        for dev in h.devices.iter().flatten() {
+            spec.devices.push(host_device(dev)?);
+        }
         spec.cgroup = CgroupSpec {
             parent: h
                 .rest
@@ -193,6 +198,85 @@ fn bind_mount(b: &str) -> Result<Mount> {
             .map_err(|e| Error::InvalidArgument(format!("creating bind source {src}: {e}")))?;
     }
     Ok(Mount::bind(src, dst, readonly))
+}
+
+/// `--mount type=bind|tmpfs,…` (volumes come with the volumes feature).
+pub(crate) fn mount_spec(m: &super::config::MountSpec) -> Result<Mount> {
+    if !m.target.starts_with('/') {
+        return Err(Error::InvalidArgument(format!(
+            "invalid mount config for type \"{}\": invalid mount path: '{}' mount path must be absolute",
+            m.kind, m.target
+        )));
+    }
+    match m.kind.as_str() {
+        "bind" => {
+            if !std::path::Path::new(&m.source).exists() {
+                // Unlike -v, --mount does not create a missing source.
+                return Err(Error::InvalidArgument(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    m.source
+                )));
+            }
+            Ok(Mount::bind(m.source.clone(), m.target.clone(), m.read_only))
+        }
+        "tmpfs" => {
+            let mut opts = Vec::new();
+            if let Some(t) = &m.tmpfs_options {
+                if t.size_bytes > 0 {
+                    opts.push(format!("size={}", t.size_bytes));
+                }
+                if t.mode != 0 {
+                    opts.push(format!("mode={:o}", t.mode));
+                }
+            }
+            if m.read_only {
+                opts.push("ro".into());
+            }
+            let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+            Ok(Mount::tmpfs(m.target.clone(), &opts))
+        }
+        other => Err(Error::InvalidArgument(format!("mount type {other:?} is not supported yet"))),
+    }
+}
+
+/// `--device /dev/x[:/dev/y[:rwm]]`: the host node's type and numbers.
+pub(crate) fn host_device(d: &super::config::DeviceMapping) -> Result<runtime::Device> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let md = std::fs::metadata(&d.path_on_host).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "error gathering device information while adding custom device \"{}\": {e}",
+            d.path_on_host
+        ))
+    })?;
+    let kind = if md.file_type().is_char_device() {
+        runtime::DeviceKind::Char
+    } else if md.file_type().is_block_device() {
+        runtime::DeviceKind::Block
+    } else {
+        return Err(Error::InvalidArgument(format!(
+            "error gathering device information while adding custom device \"{}\": not a device node",
+            d.path_on_host
+        )));
+    };
+    let rdev = md.rdev();
+    Ok(runtime::Device {
+        path: if d.path_in_container.is_empty() {
+            d.path_on_host.clone()
+        } else {
+            d.path_in_container.clone()
+        },
+        kind,
+        major: rustix::fs::major(rdev),
+        minor: rustix::fs::minor(rdev),
+        mode: md.mode() & 0o777,
+        uid: md.uid(),
+        gid: md.gid(),
+        permissions: if d.cgroup_permissions.is_empty() {
+            "rwm".into()
+        } else {
+            d.cgroup_permissions.clone()
+        },
+    })
 }
 
 fn resources(h: &super::HostConfig) -> runtime::cgroups::Resources {

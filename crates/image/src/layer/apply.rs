@@ -77,6 +77,68 @@ pub fn apply(tar: impl Read, dest: &Path) -> Result<Applied, LayerError> {
     Ok(Applied { diff_id, tar_size, unpacked_size })
 }
 
+/// Whose files [`unpack`] creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Owner {
+    /// The numeric owner each entry's header names (layers; `docker cp`
+    /// into a container).
+    #[default]
+    Header,
+    /// Everything owned by this uid and gid (`docker cp -a` into a
+    /// container that has a `User`).
+    Fixed(u32, u32),
+    /// No change of owner at all: whoever extracts owns the files (`docker
+    /// cp` out of a container, as a user).
+    Extractor,
+}
+
+/// How [`unpack`] places an archive's entries.
+#[derive(Debug, Clone, Default)]
+pub struct UnpackOptions {
+    /// The directory, inside the root, the entries are relative to
+    /// (`tmp/dir`; empty for the root itself). It is resolved inside the
+    /// root like every other path, so it may hold symlinks.
+    pub dest: Vec<u8>,
+    /// Convert OCI whiteouts into overlay ones, as for a layer. Without,
+    /// `.wh.` names are ordinary names.
+    pub whiteouts: bool,
+    /// Refuse to replace an existing directory with a non-directory and
+    /// the other way round (Docker's `noOverwriteDirNonDir`).
+    pub no_overwrite_dir_non_dir: bool,
+    pub owner: Owner,
+    /// Renames the archive's top entry before extraction: an entry named
+    /// `from` or `from/…` becomes `to` or `to/…` (`docker cp`'s rebase).
+    pub rebase: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Extracts a tar stream (uncompressed) into the directory `opts.dest`
+/// inside `root`, with the guarantees [`apply`] gives: every path, the
+/// destination included, is resolved with `RESOLVE_IN_ROOT` in `root`, so
+/// symlinks in the tree or the archive never lead outside `root`. Unlike
+/// [`apply`] nothing is hashed, and whiteouts are only converted if asked.
+/// Reads the stream to its end. Returns the number of entries.
+pub fn unpack(tar: impl Read, root: BorrowedFd<'_>, opts: UnpackOptions) -> Result<u64, LayerError> {
+    let root = rfs::openat(root, c".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| LayerError::Io { context: "opening the destination".into(), source: e.into() })?;
+    let mut clean_dest = Vec::new();
+    if clean(&opts.dest, &mut clean_dest).is_err() {
+        return Err(LayerError::PathEscapes { path: lossy(&opts.dest) });
+    }
+    let opts = UnpackOptions { dest: clean_dest, ..opts };
+    let mut x = Extractor::new(root, opts);
+    let mut archive = tar::Archive::new(BufReader::with_capacity(READ_BUFFER, tar));
+    let mut count = 0u64;
+    let entries = archive.entries().map_err(|e| x.stream_error(e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| x.stream_error(e))?;
+        x.entry(&mut entry)?;
+        count += 1;
+    }
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| x.stream_error(e))?;
+    x.finish()?;
+    Ok(count)
+}
+
 /// [`apply`], with reading `tar` (which is where decompression happens, when
 /// it comes from [`decompress`](super::decompress)) and hashing moved to a
 /// second thread, so that they overlap with writing files. For a gzip layer
@@ -191,7 +253,7 @@ fn extract<R: Read>(r: R, dest: &Path) -> Result<(Extractor, u64, R), LayerError
             source: e.into(),
         },
     )?;
-    let mut x = Extractor::new(root);
+    let mut x = Extractor::new(root, UnpackOptions { whiteouts: true, ..UnpackOptions::default() });
     let mut archive = tar::Archive::new(r);
     let mut unpacked_size = 0u64;
     let entries = archive.entries().map_err(|e| x.stream_error(e))?;
@@ -222,6 +284,8 @@ enum Kind {
 
 /// Ownership, mode and times of an entry, from its header and PAX records.
 struct Meta {
+    /// Whether to set the owner at all ([`Owner::Extractor`] does not).
+    chown: bool,
     uid: Uid,
     gid: Gid,
     mode: Mode,
@@ -245,11 +309,13 @@ struct Extractor {
     /// `/proc/self/fd/N/name`, for xattrs on nodes that cannot be opened.
     proc_path: Vec<u8>,
     buf: Vec<u8>,
+    opts: UnpackOptions,
 }
 
 impl Extractor {
-    fn new(root: OwnedFd) -> Self {
+    fn new(root: OwnedFd, opts: UnpackOptions) -> Self {
         Extractor {
+            opts,
             root,
             dirs: HashMap::new(),
             dir_times: Vec::new(),
@@ -284,6 +350,7 @@ impl Extractor {
         let typeflag = e.header().as_bytes()[156];
         let trailing_slash = {
             let raw = e.path_bytes();
+            let raw = self.rebased(&raw);
             if clean(&raw, &mut self.name).is_err() {
                 self.name.clear();
                 return Err(LayerError::PathEscapes { path: lossy(&raw) });
@@ -298,22 +365,32 @@ impl Extractor {
             // The root itself ("./"): ignored, as by Docker and containerd.
             return Ok(());
         }
+        self.name = self.below_dest(&self.name);
         let base_at = self.name.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
         let parent_len = base_at.saturating_sub(1);
-        if self.name[..parent_len].split(|&b| b == b'/').any(|c| c.starts_with(WHITEOUT_META_PREFIX)) {
+        if self.opts.whiteouts
+            && self.name[..parent_len].split(|&b| b == b'/').any(|c| c.starts_with(WHITEOUT_META_PREFIX))
+        {
             // Inside AUFS metadata (`.wh..wh.plnk/...`): not part of the tree.
             return Ok(());
         }
         let base = &self.name[base_at..];
-        let kind = if base == WHITEOUT_OPAQUE {
-            Kind::Opaque
+        let kind = if !self.opts.whiteouts {
+            None
+        } else if base == WHITEOUT_OPAQUE {
+            Some(Kind::Opaque)
         } else if base.starts_with(WHITEOUT_META_PREFIX) {
             return Ok(());
         } else if let Some(target) = base.strip_prefix(WHITEOUT_PREFIX) {
             if matches!(target, b"" | b"." | b"..") {
                 return Err(self.invalid(format!("invalid whiteout name {:?}", lossy(base))));
             }
-            Kind::Whiteout(base_at + WHITEOUT_PREFIX.len())
+            Some(Kind::Whiteout(base_at + WHITEOUT_PREFIX.len()))
+        } else {
+            None
+        };
+        let kind = if let Some(k) = kind {
+            k
         } else {
             match typeflag {
                 b'0' | b'7' | b'S' => Kind::File,
@@ -330,6 +407,9 @@ impl Extractor {
                 }
             }
         };
+        if self.opts.no_overwrite_dir_non_dir {
+            self.check_overwrite(kind, base_at)?;
+        }
 
         let meta = match kind {
             Kind::Opaque | Kind::HardLink => None,
@@ -344,8 +424,15 @@ impl Extractor {
                 if kind == Kind::Symlink {
                     self.link.clear();
                     self.link.extend_from_slice(&target);
-                } else if clean(&target, &mut self.link).is_err() {
-                    return Err(LayerError::LinkEscapes { path: self.path(), target: lossy(&target) });
+                } else {
+                    let rebased = self.rebased(&target);
+                    if clean(&rebased, &mut self.link).is_err() {
+                        return Err(LayerError::LinkEscapes { path: self.path(), target: lossy(&target) });
+                    }
+                    // An empty target is the root, a directory: refused below.
+                    if !self.link.is_empty() {
+                        self.link = self.below_dest(&self.link);
+                    }
                 }
             }
             _ => {}
@@ -364,6 +451,73 @@ impl Extractor {
             self.cache_dir(self.name.clone(), dir);
         }
         Ok(())
+    }
+
+    /// An entry name (or hard link target) as written in the archive, with
+    /// its top element renamed when asked (`docker cp` does).
+    fn rebased<'a>(&self, raw: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        let Some((from, to)) = &self.opts.rebase else { return raw.into() };
+        // As Docker's RebaseArchiveEntries, on the name as written; a
+        // leading `/` or `./` stays (unless `./` is what is renamed).
+        let lead = if from.as_slice() == b"." {
+            0
+        } else if raw.starts_with(b"./") {
+            2
+        } else {
+            raw.iter().take_while(|&&b| b == b'/').count()
+        };
+        let rest = &raw[lead..];
+        if rest == from.as_slice() || (rest.starts_with(from) && rest.get(from.len()) == Some(&b'/')) {
+            let mut out = raw[..lead].to_vec();
+            out.extend_from_slice(to);
+            out.extend_from_slice(&rest[from.len()..]);
+            return out.into();
+        }
+        raw.into()
+    }
+
+    /// A cleaned name (or hard link target) placed below the destination.
+    fn below_dest(&self, cleaned: &[u8]) -> Vec<u8> {
+        if self.opts.dest.is_empty() {
+            return cleaned.to_vec();
+        }
+        let mut out = self.opts.dest.clone();
+        if !cleaned.is_empty() {
+            out.push(b'/');
+            out.extend_from_slice(cleaned);
+        }
+        out
+    }
+
+    /// Docker's `noOverwriteDirNonDir`: an existing directory may not become
+    /// something else, nor something else a directory.
+    fn check_overwrite(&self, kind: Kind, base_at: usize) -> Result<(), LayerError> {
+        let parent = &self.name[..base_at.saturating_sub(1)];
+        let pfd = if parent.is_empty() {
+            None
+        } else {
+            match open_in_root(self.root.as_fd(), parent, OFlags::PATH | OFlags::DIRECTORY) {
+                Ok(fd) => Some(fd),
+                // Missing parents are created later; nothing to replace there.
+                Err(_) => return Ok(()),
+            }
+        };
+        let pfd_ref = pfd.as_ref().map_or(self.root.as_fd(), |fd| fd.as_fd());
+        let existing = match rfs::statat(pfd_ref, &self.name[base_at..], AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => FileType::from_raw_mode(st.st_mode) == FileType::Directory,
+            Err(_) => return Ok(()),
+        };
+        let dest = format!("/{}", lossy(&self.opts.dest));
+        let path = format!("/{}", lossy(&self.name));
+        match (existing, kind == Kind::Dir) {
+            (true, false) => Err(LayerError::Overwrite(format!(
+                "cannot overwrite directory {path:?} with non-directory {dest:?}"
+            ))),
+            (false, true) => Err(LayerError::Overwrite(format!(
+                "cannot overwrite non-directory {path:?} with directory {dest:?}"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn cache_dir(&mut self, key: Vec<u8>, fd: OwnedFd) {
@@ -451,7 +605,13 @@ impl Extractor {
         };
         let (secs, nanos) = if (0..=MAX_MTIME).contains(&secs) { (secs, nanos) } else { (0, 0) };
         let t = Timespec { tv_sec: secs, tv_nsec: nanos.into() };
+        let (chown, uid, gid) = match self.opts.owner {
+            Owner::Header => (true, uid, gid),
+            Owner::Fixed(u, g) => (true, u, g),
+            Owner::Extractor => (false, uid, gid),
+        };
         Ok(Meta {
+            chown,
             uid: Uid::from_raw(uid),
             gid: Gid::from_raw(gid),
             mode: Mode::from_raw_mode((mode & 0o7777) as u32),
@@ -490,8 +650,10 @@ impl Extractor {
                     rfs::mknodat(pfd, target, FileType::CharacterDevice, Mode::empty(), 0)
                 })
                 .map_err(|e| err("creating the whiteout device", e))?;
-                rfs::chownat(pfd, target, Some(meta.uid), Some(meta.gid), AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| err("setting the whiteout's owner", e.into()))?;
+                if meta.chown {
+                    rfs::chownat(pfd, target, Some(meta.uid), Some(meta.gid), AtFlags::SYMLINK_NOFOLLOW)
+                        .map_err(|e| err("setting the whiteout's owner", e.into()))?;
+                }
                 Ok(None)
             }
             Kind::Dir => {
@@ -653,8 +815,10 @@ fn set_at_meta(
     proc_path: &mut Vec<u8>,
     entry: &[u8],
 ) -> Result<(), (&'static str, io::Error)> {
-    rfs::chownat(pfd, name, Some(meta.uid), Some(meta.gid), AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| ("setting the owner", e.into()))?;
+    if meta.chown {
+        rfs::chownat(pfd, name, Some(meta.uid), Some(meta.gid), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| ("setting the owner", e.into()))?;
+    }
     if chmod {
         // The node was just created by us in a directory nobody else writes
         // to: following a symlink is not a concern.
@@ -686,7 +850,9 @@ fn set_fd_meta(
     entry: &[u8],
 ) -> Result<(), (&'static str, io::Error)> {
     let fd = fd.as_fd();
-    rfs::fchown(fd, Some(meta.uid), Some(meta.gid)).map_err(|e| ("setting the owner", e.into()))?;
+    if meta.chown {
+        rfs::fchown(fd, Some(meta.uid), Some(meta.gid)).map_err(|e| ("setting the owner", e.into()))?;
+    }
     rfs::fchmod(fd, meta.mode).map_err(|e| ("setting the mode", e.into()))?;
     for (key, value) in xattrs {
         xattr_result(rfs::fsetxattr(fd, key.as_c_str(), value, XattrFlags::empty()), key, entry)?;

@@ -20,6 +20,15 @@
 //! # }
 //! ```
 //!
+//! [`unpack`] is the same extraction for archives that are not layers
+//! (`docker cp` into a container): below a destination inside a root,
+//! without whiteouts, optionally renaming the top entry, refusing to
+//! replace directories with files, and with a choice of owner. [`Packer`]
+//! goes the other way: a directory tree, walked without following
+//! symlinks, into a deterministic tar stream (`docker cp` out, `export`,
+//! and with overlay whiteouts turned into OCI ones, the layer of a
+//! `commit`).
+//!
 //! Requires Linux 5.6 or later (`openat2`), and root (or the matching
 //! capabilities) for ownership, device nodes and `trusted.*` xattrs.
 //!
@@ -61,13 +70,15 @@
 
 mod apply;
 mod compress;
+pub mod pack;
 #[cfg(test)]
 mod tests;
 
 use std::io;
 
-pub use apply::{Applied, apply, apply_pipelined};
+pub use apply::{Applied, Owner, UnpackOptions, apply, apply_pipelined, unpack};
 pub use compress::{Compression, decompress, sniff};
+pub use pack::{PackOptions, Packer};
 
 /// Why a layer could not be extracted.
 ///
@@ -123,6 +134,11 @@ pub enum LayerError {
         #[source]
         source: io::Error,
     },
+
+    /// [`UnpackOptions::no_overwrite_dir_non_dir`] refused to replace a
+    /// directory with a non-directory or the other way round.
+    #[error("{0}")]
+    Overwrite(String),
 
     /// A filesystem operation failed; `context` names the entry and the
     /// operation, e.g. `layer entry "usr/bin/ls": writing file data`.

@@ -1,0 +1,191 @@
+//! `docker run` options that shape a container: mounts, devices, network
+//! modes, users and limits, checked from inside the container.
+
+mod harness;
+
+use harness::{Daemon, fails, ok};
+
+#[test]
+fn binds_mounts_and_tmpfs() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("in.txt"), "from the host\n").unwrap();
+    let src = host.path().display().to_string();
+    // -v rw: the container writes into the host directory.
+    assert_eq!(
+        ok(d.docker().args([
+            "run",
+            "--rm",
+            "-v",
+            &format!("{src}:/data"),
+            image,
+            "sh",
+            "-c",
+            "cat /data/in.txt; echo back > /data/out.txt"
+        ])),
+        "from the host\n"
+    );
+    assert_eq!(std::fs::read_to_string(host.path().join("out.txt")).unwrap(), "back\n");
+    // :ro refuses writes.
+    let (_, err) =
+        fails(d.docker().args(["run", "--rm", "-v", &format!("{src}:/data:ro"), image, "touch", "/data/x"]));
+    assert!(err.contains("Read-only file system"), "{err}");
+    // --mount type=bind,readonly and type=tmpfs.
+    let (_, err) = fails(d.docker().args([
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=bind,source={src},target=/m,readonly"),
+        image,
+        "touch",
+        "/m/x",
+    ]));
+    assert!(err.contains("Read-only file system"), "{err}");
+    let out = ok(d.docker().args([
+        "run",
+        "--rm",
+        "--mount",
+        "type=tmpfs,target=/scratch,tmpfs-size=1m",
+        image,
+        "sh",
+        "-c",
+        "df -k /scratch | tail -1",
+    ]));
+    assert!(out.contains("tmpfs") && out.contains(" 1024 "), "{out}");
+    let (_, err) = fails(d.docker().args([
+        "run",
+        "--rm",
+        "--mount",
+        "type=bind,source=/nonexistent-berth-src,target=/m",
+        image,
+        "true",
+    ]));
+    assert!(err.contains("bind source path does not exist"), "{err}");
+}
+
+#[test]
+fn network_modes_share_or_isolate_namespaces() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap().display().to_string();
+    let none =
+        ok(d.docker().args(["run", "--rm", "--network", "none", image, "readlink", "/proc/self/ns/net"]));
+    assert_ne!(none.trim(), host_ns);
+    // Only loopback in a container of its own.
+    let links = ok(d.docker().args(["run", "--rm", "--network", "none", image, "ls", "/sys/class/net"]));
+    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+    let host =
+        ok(d.docker().args(["run", "--rm", "--network", "host", image, "readlink", "/proc/self/ns/net"]));
+    assert_eq!(host.trim(), host_ns);
+    ok(d.docker().args(["run", "-d", "--name", "netowner", image, "sleep", "100"]));
+    let owner = ok(d.docker().args(["exec", "netowner", "readlink", "/proc/self/ns/net"]));
+    let joined = ok(d.docker().args([
+        "run",
+        "--rm",
+        "--network",
+        "container:netowner",
+        image,
+        "readlink",
+        "/proc/self/ns/net",
+    ]));
+    assert_eq!(owner, joined);
+    ok(d.docker().args(["rm", "-f", "netowner"]));
+}
+
+#[test]
+fn users_limits_sysctls_and_devices() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    assert_eq!(ok(d.docker().args(["run", "--rm", "-u", "nobody", image, "id", "-un"])).trim(), "nobody");
+    let groups = ok(d.docker().args(["run", "--rm", "--group-add", "1234", image, "id", "-G"]));
+    assert!(groups.split_whitespace().any(|g| g == "1234"), "{groups}");
+    assert_eq!(
+        ok(d.docker().args([
+            "run",
+            "--rm",
+            "--ulimit",
+            "nofile=512:1024",
+            image,
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn"
+        ]))
+        .split_whitespace()
+        .collect::<Vec<_>>(),
+        ["512", "1024"]
+    );
+    assert_eq!(
+        ok(d.docker().args([
+            "run",
+            "--rm",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            image,
+            "cat",
+            "/proc/sys/net/ipv4/ip_forward"
+        ]))
+        .trim(),
+        "1"
+    );
+    assert_eq!(
+        ok(d.docker().args([
+            "run",
+            "--rm",
+            "--oom-score-adj",
+            "500",
+            image,
+            "cat",
+            "/proc/self/oom_score_adj"
+        ]))
+        .trim(),
+        "500"
+    );
+    let shm = ok(d.docker().args([
+        "run",
+        "--rm",
+        "--shm-size",
+        "8m",
+        image,
+        "sh",
+        "-c",
+        "df -k /dev/shm | tail -1",
+    ]));
+    assert!(shm.contains(" 8192 "), "{shm}");
+    assert_eq!(ok(d.docker().args(["run", "--rm", "-w", "/made/here", image, "pwd"])).trim(), "/made/here");
+    assert_eq!(
+        ok(d.docker().args([
+            "run",
+            "--rm",
+            "-e",
+            "GREETING=hi",
+            "--entrypoint",
+            "printenv",
+            image,
+            "GREETING"
+        ]))
+        .trim(),
+        "hi"
+    );
+    // A host device appears in the container, and the device cgroup lets it through.
+    let out = ok(d.docker().args([
+        "run",
+        "--rm",
+        "--device",
+        "/dev/zero:/dev/myzero",
+        image,
+        "sh",
+        "-c",
+        "ls -l /dev/myzero; head -c 4 /dev/myzero | wc -c",
+    ]));
+    assert!(out.starts_with('c') && out.trim().ends_with('4'), "{out}");
+}
