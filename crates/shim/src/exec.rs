@@ -26,7 +26,7 @@ pub struct Exec {
 impl Exec {
     /// Creates the exec's stdio and runs it through the runtime.
     pub fn spawn<R: Runtime>(rt: &mut R, init_pid: i32, request: &Request) -> Result<Exec, RuntimeError> {
-        let Request::Exec { id, spec, tty, stdin, detach } = request else {
+        let Request::Exec { id, spec, tty, stdin, detach, console_size } = request else {
             unreachable!("Exec::spawn takes exec requests");
         };
         let stdio_err = |e: io::Error| RuntimeError::other(format!("creating the exec's stdio: {e}"));
@@ -37,6 +37,9 @@ impl Exec {
         } else {
             ProcIo::pipes(*stdin).map_err(stdio_err)?
         };
+        if let Some([h, w]) = console_size.filter(|[h, w]| *tty && *h > 0 && *w > 0) {
+            io.resize(h, w).map_err(stdio_err)?;
+        }
         // The child's ends are dropped when `exec` returns, so the output
         // pipes reach end of file when the process (and its children) close
         // them.

@@ -63,6 +63,9 @@ pub enum Request {
         stdin: bool,
         #[serde(default)]
         detach: bool,
+        /// The tty's initial `[height, width]`.
+        #[serde(default)]
+        console_size: Option<[u16; 2]>,
     },
     ExecState {
         id: String,

@@ -381,7 +381,7 @@ impl RunFlags {
 
 /// The terminal's size as `[rows, cols]`, sent at create for a tty (as the
 /// docker CLI does) so the container starts with the right size.
-fn console_size(tty: bool) -> [u16; 2] {
+pub fn console_size(tty: bool) -> [u16; 2] {
     match rustix::termios::tcgetwinsize(std::io::stdout()) {
         Ok(ws) if tty => [ws.ws_row, ws.ws_col],
         _ => [0, 0],

@@ -612,6 +612,7 @@ pub async fn exec(client: &Client, o: ExecOpts) -> CmdResult {
         "User": o.user.clone().unwrap_or_default(),
         "Privileged": o.privileged,
         "Tty": o.tty,
+        "ConsoleSize": super::containers::console_size(o.tty),
         "AttachStdin": o.interactive && !o.detach,
         "AttachStdout": !o.detach,
         "AttachStderr": !o.detach,

@@ -25,6 +25,7 @@ pub struct ExecConfig {
     pub attach_stderr: bool,
     pub privileged: bool,
     pub detach_keys: String,
+    pub console_size: Option<[u16; 2]>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,7 +97,7 @@ impl Engine {
         }
         let bundle = self.bundle_dir(&c.id);
         let spec = exec_spec(&bundle, &exec.config)?;
-        let req = json!({"op": "exec", "id": id, "spec": spec, "tty": exec.config.tty, "stdin": exec.config.attach_stdin, "detach": detach});
+        let req = json!({"op": "exec", "id": id, "spec": spec, "tty": exec.config.tty, "stdin": exec.config.attach_stdin, "detach": detach, "console_size": exec.config.console_size});
         let shim = ShimClient::new(&bundle);
         let (answer, stream) = if detach {
             (shim.call(req).await?, None)
