@@ -91,33 +91,9 @@ impl Client {
             req = req.header(hyper::header::CONTENT_TYPE, ct);
         }
         let req = req.body(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let resp = match &self.host {
-            Host::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p)
-                    .await
-                    .map_err(|_| ClientError::Connect(self.host.to_string()))?;
-                send(s, req).await?
-            }
-            Host::Tcp(a) => {
-                let s = tokio::net::TcpStream::connect(a)
-                    .await
-                    .map_err(|_| ClientError::Connect(self.host.to_string()))?;
-                send(s, req).await?
-            }
-        };
+        let resp = self.send(req).await?;
         if resp.status().is_client_error() || resp.status().is_server_error() {
-            let status = resp.status();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| ClientError::Protocol(e.to_string()))?
-                .to_bytes();
-            let message = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["message"].as_str().map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
-            return Err(ClientError::Daemon { status, message });
+            return Err(daemon_error(resp).await);
         }
         Ok(resp)
     }
@@ -139,44 +115,23 @@ impl Client {
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(body)
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let resp = match &self.host {
-            Host::Unix(p) => {
-                send(
-                    tokio::net::UnixStream::connect(p)
-                        .await
-                        .map_err(|_| ClientError::Connect(self.host.to_string()))?,
-                    req,
-                )
-                .await?
-            }
-            Host::Tcp(a) => {
-                send(
-                    tokio::net::TcpStream::connect(a)
-                        .await
-                        .map_err(|_| ClientError::Connect(self.host.to_string()))?,
-                    req,
-                )
-                .await?
-            }
-        };
+        let resp = self.send(req).await?;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS && !resp.status().is_success() {
-            let status = resp.status();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| ClientError::Protocol(e.to_string()))?
-                .to_bytes();
-            let message = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["message"].as_str().map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
-            return Err(ClientError::Daemon { status, message });
+            return Err(daemon_error(resp).await);
         }
         let upgraded = hyper::upgrade::on(resp)
             .await
             .map_err(|e| ClientError::Protocol(format!("upgrading the connection: {e}")))?;
         Ok(TokioIo::new(upgraded))
+    }
+
+    /// Sends a request on a new connection to the daemon.
+    async fn send(&self, req: Request<ReqBody>) -> Result<Response<Incoming>, ClientError> {
+        let refused = |_| ClientError::Connect(self.host.to_string());
+        match &self.host {
+            Host::Unix(p) => send(tokio::net::UnixStream::connect(p).await.map_err(refused)?, req).await,
+            Host::Tcp(a) => send(tokio::net::TcpStream::connect(a).await.map_err(refused)?, req).await,
+        }
     }
 
     pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, ClientError> {
@@ -188,6 +143,20 @@ impl Client {
         let resp = self.request(method, path, empty(), None).await?;
         read_json(resp).await
     }
+}
+
+/// The daemon's error answer: its `{"message"}`, or the body as text.
+async fn daemon_error(resp: Response<Incoming>) -> ClientError {
+    let status = resp.status();
+    let body = match resp.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return ClientError::Protocol(e.to_string()),
+    };
+    let message = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+    ClientError::Daemon { status, message }
 }
 
 pub async fn read_json(resp: Response<Incoming>) -> Result<serde_json::Value, ClientError> {

@@ -3,12 +3,8 @@
 
 mod harness;
 
-use harness::{Daemon, fails, ok};
+use harness::{Daemon, fails, lines, ok};
 use serde_json::Value;
-
-fn lines(s: &str) -> Vec<&str> {
-    s.lines().filter(|l| !l.is_empty()).collect()
-}
 
 #[test]
 fn create_ps_inspect_rename_rm() {

@@ -5,7 +5,7 @@ mod harness;
 
 use std::io::Read;
 
-use harness::{ALPINE_ROOTFS, BUSYBOX_OCI, Daemon, fails, fixture, ok};
+use harness::{ALPINE_ROOTFS, BUSYBOX_OCI, Daemon, fails, fixture, lines, ok};
 use serde_json::Value;
 use sha2::Digest;
 
@@ -16,10 +16,6 @@ const BUSYBOX_LAYER: &str = "sha256:b05093807bb0294152bb9cf86d64da722732dddaf7f8
 fn inspect(d: &Daemon, name: &str) -> Value {
     let out = ok(d.docker().args(["image", "inspect", name]));
     serde_json::from_str::<Value>(&out).unwrap()[0].clone()
-}
-
-fn lines(s: &str) -> Vec<&str> {
-    s.lines().filter(|l| !l.is_empty()).collect()
 }
 
 /// The image ID Docker computes for a loaded image is the config blob's

@@ -3,20 +3,9 @@
 
 mod harness;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use harness::{Daemon, ok, run};
-
-fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
+use harness::{Daemon, eventually, ok, run};
 
 /// `docker exec -t` and `docker run -t`, driven from a real pseudo-terminal
 /// (`script` allocates one): the process gets a tty of the client's size.

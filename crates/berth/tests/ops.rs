@@ -8,18 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use harness::{Daemon, fails, ok};
-
-fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
+use harness::{Daemon, eventually, fails, ok};
 
 fn inspect(d: &Daemon, c: &str, template: &str) -> String {
     ok(d.docker().args(["inspect", "-f", template, c])).trim().to_string()

@@ -6,26 +6,10 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
-use harness::{Daemon, fails, ok, run};
-
-fn lines(s: &str) -> Vec<&str> {
-    s.lines().filter(|l| !l.is_empty()).collect()
-}
+use harness::{Daemon, eventually, fails, lines, ok, run};
 
 fn inspect(d: &Daemon, name: &str, template: &str) -> String {
     ok(d.docker().args(["inspect", "-f", template, name])).trim().to_string()
-}
-
-/// Polls until `f` holds, for at most `secs` seconds.
-fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 /// No mount, cgroup or shim of the container is left on the host.
