@@ -510,11 +510,19 @@ fn shim_survives_its_parent() {
     let ppid: u32 = kb_field_raw(&status, "PPid");
     assert_ne!(ppid, c.launcher_pid);
     assert_ne!(ppid, std::process::id());
-    // Own session, not the test's; and the container init is the shim's child.
-    let sid = |pid: i32| {
-        rustix::process::getsid(rustix::process::Pid::from_raw(pid)).unwrap().as_raw_nonzero().get()
+    // Own session (started by the intermediate child of the double fork, so the
+    // shim is in it but does not lead it and can never gain a controlling tty).
+    // Read from /proc: under a sandbox the test's own session leader may live
+    // outside our PID namespace, and then its session reads as 0.
+    let sid = |pid: u32| -> u32 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+        after_comm.split(' ').nth(3).unwrap().parse().unwrap()
     };
-    assert_ne!(sid(c.shim_pid), sid(std::process::id() as i32));
+    let shim_sid = sid(c.shim_pid as u32);
+    assert_ne!(shim_sid, 0);
+    assert_ne!(shim_sid, c.shim_pid as u32);
+    assert_ne!(shim_sid, sid(std::process::id()));
     let init_status = std::fs::read_to_string(format!("/proc/{}/status", c.init_pid)).unwrap();
     assert_eq!(kb_field_raw(&init_status, "PPid") as i32, c.shim_pid);
     // Still serving.
