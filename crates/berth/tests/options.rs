@@ -189,3 +189,45 @@ fn users_limits_sysctls_and_devices() {
     ]));
     assert!(out.starts_with('c') && out.trim().ends_with('4'), "{out}");
 }
+
+#[test]
+fn init_is_pid_1_reaps_orphans_and_forwards_signals() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    // The reaper is PID 1, under Docker's name, with the command as its child.
+    let out =
+        ok(d.docker().args(["run", "--rm", "--init", image, "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"]));
+    assert_eq!(out, "/sbin/docker-init -- sh -c tr '\\0' ' ' < /proc/1/cmdline ");
+    let (code, err) = fails(d.docker().args(["run", "--rm", "--init", image, "no-such-command"]));
+    assert_eq!(code, 127, "{err}");
+    assert!(err.contains("\"no-such-command\": executable file not found in $PATH"), "{err}");
+
+    // An orphan (its parent shell has exited, and the command itself never
+    // waits) is adopted by PID 1 and reaped when it ends: no zombie remains.
+    let id = ok(d.docker().args([
+        "run",
+        "-d",
+        "--init",
+        image,
+        "sh",
+        "-c",
+        "sh -c 'sleep 0.2 & echo $! > /tmp/orphan'; exec sleep 100",
+    ]));
+    let id = id.trim();
+    assert_eq!(ok(d.docker().args(["inspect", "-f", "{{.HostConfig.Init}}", id])), "true\n");
+    let gone = harness::eventually(10, || {
+        d.docker()
+            .args(["exec", id, "sh", "-c", "test -s /tmp/orphan && ! test -e /proc/$(cat /tmp/orphan)"])
+            .status()
+            .unwrap()
+            .success()
+    });
+    assert!(gone, "the orphan was not reaped");
+    // SIGTERM reaches `sleep`, which is not PID 1 and so dies of it: 143,
+    // where a PID-1 sleep would ignore it and be killed after the timeout (137).
+    ok(d.docker().args(["stop", "-t", "30", id]));
+    assert_eq!(ok(d.docker().args(["inspect", "-f", "{{.State.ExitCode}}", id])), "143\n");
+}

@@ -81,6 +81,8 @@ pub struct Engine {
     pub(crate) supervision: containers::lifecycle::Supervision,
     pub(crate) execs: containers::exec::Execs,
     pub(crate) db: Arc<redb::Database>,
+    /// The `--init` reaper's executable, bind-mounted into containers.
+    pub(crate) init_binary: PathBuf,
     /// Held for the engine's lifetime: one daemon per root.
     _lock: File,
 }
@@ -95,6 +97,7 @@ impl Engine {
         let images = image::ImageStore::open(&config.root, db.clone(), true)?;
         images.gc()?;
         let containers = Self::load_containers(&db)?;
+        let init_binary = install_init(&config.root)?;
         Ok(Arc::new(Self {
             config,
             images,
@@ -103,6 +106,7 @@ impl Engine {
             supervision: Default::default(),
             execs: Default::default(),
             db,
+            init_binary,
             _lock: lock,
         }))
     }
@@ -112,6 +116,22 @@ impl Engine {
 pub fn check_root(root: &Path) -> Result<image::Check> {
     let (_lock, db) = lock_root(root)?;
     Ok(image::ImageStore::open(root, db, false)?.check()?)
+}
+
+/// Writes the reaper under `root/bin` unless this build's is already there.
+/// Replaced by rename, so containers running an older one keep theirs.
+fn install_init(root: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join("bin");
+    let path = dir.join("docker-init");
+    let current = std::fs::metadata(&path).is_ok_and(|m| m.permissions().mode() & 0o777 == 0o755)
+        && std::fs::read(&path).is_ok_and(|b| b == init::BINARY);
+    if !current {
+        std::fs::create_dir_all(&dir).map_err(|e| internal("creating", &dir, e))?;
+        image::fsutil::write_atomic_mode(&path, init::BINARY, 0o755)
+            .map_err(|e| internal("writing", &path, e))?;
+    }
+    Ok(path)
 }
 
 fn internal(what: &str, p: &Path, e: std::io::Error) -> Error {

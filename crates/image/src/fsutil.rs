@@ -20,10 +20,16 @@ pub fn random_name() -> String {
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_mode(path, bytes, 0o644)
+}
+
+/// [`write_atomic`] with the file's permission bits (before the umask).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().expect("an atomic write target has a parent directory");
     let tmp = dir.join(format!(".tmp-{}", random_name()));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        let mut f = File::options().write(true).create_new(true).mode(mode).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;

@@ -30,8 +30,9 @@ impl Engine {
         if args.is_empty() {
             return Err(Error::InvalidArgument("No command specified".into()));
         }
-        let mut spec = Spec::docker_defaults(c.id.clone(), rootfs, args);
         let h = &c.host_config;
+        let args = if h.init == Some(true) { init::wrap_args(&args) } else { args };
+        let mut spec = Spec::docker_defaults(c.id.clone(), rootfs, args);
         let mut env = c.config.env.clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
             env.insert(0, runtime::DEFAULT_PATH_ENV.to_string());
@@ -93,6 +94,9 @@ impl Engine {
             Mount::bind(hosts.display().to_string(), "/etc/hosts", h.readonly_rootfs),
             Mount::bind(resolv.display().to_string(), "/etc/resolv.conf", h.readonly_rootfs),
         ];
+        if h.init == Some(true) {
+            mounts.push(Mount::bind(self.init_binary.display().to_string(), init::CONTAINER_PATH, true));
+        }
         for b in h.binds.iter().flatten() {
             mounts.push(bind_mount(b)?);
         }
