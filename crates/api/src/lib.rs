@@ -14,6 +14,7 @@ mod handlers;
 pub mod router;
 pub mod server;
 pub mod units;
+mod websocket;
 
 pub use error::ApiError;
 

@@ -130,6 +130,7 @@ async fn dispatch(engine: Arc<engine::Engine>, route: Route, req: Request<Incomi
         E::ContainerKill(id) => handlers::lifecycle::kill(&ctx, &id, &Query::of(&req)).await,
         E::ContainerWait(id) => handlers::lifecycle::wait(&ctx, &id, &Query::of(&req)).await,
         E::ContainerAttach(id) => handlers::lifecycle::attach(&ctx, &id, req).await,
+        E::ContainerAttachWebsocket(id) => handlers::lifecycle::attach_websocket(&ctx, &id, req).await,
         E::ContainerLogs(id) => handlers::lifecycle::logs_handler(&ctx, &id, &Query::of(&req)).await,
         E::ExecCreate(id) => handlers::lifecycle::exec_create(&ctx, &id, req).await,
         E::ExecStart(id) => handlers::lifecycle::exec_start(&ctx, &id, req).await,
@@ -155,7 +156,6 @@ async fn dispatch(engine: Arc<engine::Engine>, route: Route, req: Request<Incomi
 #[derive(Debug, Clone)]
 pub(crate) struct Ctx {
     pub engine: Arc<engine::Engine>,
-    #[allow(dead_code)] // read by version-dependent answers as they come
     pub version: (u32, u32),
 }
 

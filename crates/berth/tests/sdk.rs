@@ -18,3 +18,17 @@ fn docker_py_manages_images() {
         .env("ALPINE_ROOTFS", fixture(ALPINE_ROOTFS)));
     assert!(out.contains("all image checks passed"), "{out}");
 }
+
+#[test]
+fn websocket_attach() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dockerpy/attach_ws.py");
+    let out = ok(std::process::Command::new("python3")
+        .arg(script)
+        .env("DOCKER_HOST", d.host())
+        .env("BUSYBOX_OCI", fixture(BUSYBOX_OCI)));
+    assert!(out.contains("all websocket checks passed"), "{out}");
+}

@@ -114,6 +114,76 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
     Ok(resp)
 }
 
+/// `GET /containers/{id}/attach/ws`: the same attach over a websocket, as
+/// browsers and some SDKs use it. Output arrives as binary messages without
+/// stream headers (Docker's behaviour); messages from the client are stdin.
+pub(crate) async fn attach_websocket(ctx: &Ctx, name: &str, req: Request<Incoming>) -> HandlerResult {
+    let q = Query::of(&req);
+    let c = ctx.engine.container(name)?;
+    let headers = req.headers();
+    let wants_websocket = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).and_then(|v| v.to_str().ok());
+    let (true, Some(key)) = (wants_websocket, key) else {
+        return Err(ApiError::bad_request(
+            "a websocket upgrade (Upgrade: websocket, Sec-WebSocket-Key) is required",
+        ));
+    };
+    let accept = crate::websocket::accept_key(key);
+    // Before API 1.42 Docker attached every stream whatever was asked.
+    let (stdin, stdout, stderr) = if ctx.version < (1, 42) {
+        (true, true, true)
+    } else {
+        (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"))
+    };
+    let keys = crate::detach::parse(q.str("detachKeys"))?;
+    let history = if q.bool("logs") && c.host_config.log_config.kind != "none" {
+        let path = ctx.engine.container_dir(&c.id).join(format!("{}-json.log", c.id));
+        let opts = LogOptions { stdout, stderr, since_nano: None, until_nano: None, tail: None };
+        let (records, _) = ctx
+            .blocking(move |_| {
+                logs::read(&path, &opts)
+                    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+            })
+            .await?;
+        records.into_iter().map(|r| r.log.into_bytes()).collect()
+    } else {
+        Vec::new()
+    };
+    let stream = q.bool("stream");
+    let stdin_once = c.config.stdin_once && !c.config.tty;
+    let multiplexed = !c.config.tty;
+    let engine = ctx.engine.clone();
+    let id = c.id.clone();
+    tokio::spawn(async move {
+        let client = match hyper::upgrade::on(req).await {
+            Ok(u) => TokioIo::new(u),
+            Err(e) => {
+                tracing::debug!("websocket upgrade failed: {e}");
+                return;
+            }
+        };
+        let keys = stdin.then_some(keys);
+        if !stream {
+            // Only the history: nothing to read from, nothing to write to.
+            let (nothing, _) = tokio::io::duplex(1);
+            return crate::websocket::bridge(client, nothing, multiplexed, history, None).await;
+        }
+        match engine.attach_container(&id, stdin, stdout, stderr, stdin_once).await {
+            Ok(shim) => crate::websocket::bridge(client, shim.stream, multiplexed, history, keys).await,
+            Err(e) => tracing::debug!("websocket attach to {id}: {e}"),
+        }
+    });
+    let mut resp = full(StatusCode::SWITCHING_PROTOCOLS, "text/plain; charset=utf-8", Bytes::new());
+    let h = resp.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(&accept).expect("base64 is a valid header"));
+    Ok(resp)
+}
+
 /// Joins a client to a container's stream until the container's output ends
 /// or the client types the detach keys (when it sends input).
 async fn join_attached<C, S>(client: C, shim: S, detach_keys: Option<Vec<u8>>)
