@@ -231,3 +231,53 @@ fn init_is_pid_1_reaps_orphans_and_forwards_signals() {
     ok(d.docker().args(["stop", "-t", "30", id]));
     assert_eq!(ok(d.docker().args(["inspect", "-f", "{{.State.ExitCode}}", id])), "143\n");
 }
+
+#[test]
+fn mounts_in_inspect_and_ps_volume_and_network_filters() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let host = tempfile::tempdir().unwrap();
+    let src = host.path().display().to_string();
+    ok(d.docker().args([
+        "run",
+        "-d",
+        "--name",
+        "withmounts",
+        "--network",
+        "none",
+        "-v",
+        &format!("{src}:/data:ro"),
+        "--mount",
+        "type=tmpfs,target=/scratch",
+        image,
+        "sleep",
+        "100",
+    ]));
+    ok(d.docker().args(["run", "-d", "--name", "hostnet", "--network", "host", image, "sleep", "100"]));
+    let mounts: serde_json::Value =
+        serde_json::from_str(&ok(d.docker().args(["inspect", "-f", "{{json .Mounts}}", "withmounts"])))
+            .unwrap();
+    assert_eq!(
+        mounts,
+        serde_json::json!([
+            {"Type": "bind", "Source": src, "Destination": "/data", "Mode": "ro", "RW": false, "Propagation": "rprivate"},
+            {"Type": "tmpfs", "Source": "", "Destination": "/scratch", "Mode": "", "RW": true, "Propagation": ""},
+        ])
+    );
+    let ps = |filter: &str| ok(d.docker().args(["ps", "--filter", filter, "--format", "{{.Names}}"]));
+    assert_eq!(ps("volume=/data"), "withmounts\n");
+    assert_eq!(ps(&format!("volume={src}")), "withmounts\n");
+    assert_eq!(ps("volume=/elsewhere"), "");
+    assert_eq!(ps("network=none"), "withmounts\n");
+    assert_eq!(ps("network=host"), "hostnet\n");
+    assert_eq!(ps("network=bridge"), "");
+    // The CLI names each mount by its source (empty for the tmpfs).
+    assert_eq!(
+        ok(d.docker().args(["ps", "--no-trunc", "--filter", "name=withmounts", "--format", "{{.Mounts}}"])),
+        format!("{src},\n")
+    );
+    ok(d.docker().args(["rm", "-f", "withmounts", "hostnet"]));
+}

@@ -80,6 +80,7 @@ pub struct Engine {
     pub(crate) containers: containers::Containers,
     pub(crate) supervision: containers::lifecycle::Supervision,
     pub(crate) execs: containers::exec::Execs,
+    pub(crate) health: containers::health::LiveHealth,
     pub(crate) db: Arc<redb::Database>,
     /// The `--init` reaper's executable, bind-mounted into containers.
     pub(crate) init_binary: PathBuf,
@@ -105,6 +106,7 @@ impl Engine {
             containers,
             supervision: Default::default(),
             execs: Default::default(),
+            health: Default::default(),
             db,
             init_binary,
             _lock: lock,

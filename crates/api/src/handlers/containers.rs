@@ -58,7 +58,7 @@ pub(crate) async fn list(ctx: &Ctx, q: &Query) -> HandlerResult {
         .unwrap_or(usize::MAX);
     let list = ctx.engine.filter_containers(all, &filters)?;
     let list = ctx.engine.filter_health(list, &filters)?;
-    json(&Value::Array(list.iter().take(limit).map(summary).collect()))
+    json(&Value::Array(list.iter().take(limit).map(|c| summary(&ctx.engine, c)).collect()))
 }
 
 /// `docker ps`'s COMMAND: the path and arguments, quoting those that need it.
@@ -78,7 +78,7 @@ fn command(c: &Container) -> String {
 }
 
 /// Docker's STATUS column: `Up 5 seconds`, `Exited (0) 3 minutes ago`, `Created`.
-pub(crate) fn status_text(c: &Container) -> String {
+pub(crate) fn status_text(engine: &engine::Engine, c: &Container) -> String {
     let ago = |t: &str| {
         let secs = image::config::parse_rfc3339(t)
             .map(|t| time::OffsetDateTime::now_utc().unix_timestamp() - t)
@@ -87,12 +87,10 @@ pub(crate) fn status_text(c: &Container) -> String {
     };
     match c.state.status {
         Status::Created => "Created".into(),
-        Status::Running if engine::containers::health::status_label(&c.id).is_some() => format!(
-            "Up {} ({})",
-            ago(&c.state.started_at),
-            engine::containers::health::status_label(&c.id).unwrap_or_default()
-        ),
-        Status::Running => format!("Up {}", ago(&c.state.started_at)),
+        Status::Running => match engine.health_label(&c.id) {
+            Some(health) => format!("Up {} ({health})", ago(&c.state.started_at)),
+            None => format!("Up {}", ago(&c.state.started_at)),
+        },
         Status::Paused => format!("Up {} (Paused)", ago(&c.state.started_at)),
         Status::Restarting => format!("Restarting ({}) {} ago", c.state.exit_code, ago(&c.state.finished_at)),
         Status::Removing => "Removal In Progress".into(),
@@ -101,7 +99,7 @@ pub(crate) fn status_text(c: &Container) -> String {
     }
 }
 
-fn summary(c: &Container) -> Value {
+fn summary(engine: &engine::Engine, c: &Container) -> Value {
     json!({
         "Id": c.id,
         "Names": [format!("/{}", c.name)],
@@ -112,10 +110,10 @@ fn summary(c: &Container) -> Value {
         "Ports": [],
         "Labels": c.config.labels.clone().unwrap_or_default(),
         "State": c.state.status.as_str(),
-        "Status": status_text(c),
+        "Status": status_text(engine, c),
         "HostConfig": {"NetworkMode": c.host_config.network_mode},
         "NetworkSettings": {"Networks": {}},
-        "Mounts": [],
+        "Mounts": c.host_config.mount_points(),
     })
 }
 
@@ -135,7 +133,7 @@ fn inspect_body(ctx: &Ctx, c: &Container) -> Value {
         .and_then(|img| Ok(ctx.engine.images.layer_dirs(&img)?))
         .map(|d| d.iter().rev().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))
         .unwrap_or_default();
-    json!({
+    let mut v = json!({
         "Id": c.id,
         "Created": c.created,
         "Path": argv.first().cloned().unwrap_or_default(),
@@ -152,7 +150,6 @@ fn inspect_body(ctx: &Ctx, c: &Container) -> Value {
             "Error": s.error,
             "StartedAt": s.started_at,
             "FinishedAt": s.finished_at,
-            "Health": ctx.engine.container_health(&c.id),
         },
         "Image": c.image,
         "ResolvConfPath": path("resolv.conf"),
@@ -166,16 +163,21 @@ fn inspect_body(ctx: &Ctx, c: &Container) -> Value {
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": null,
+        "ExecIDs": Some(ctx.engine.exec_ids(&c.id)).filter(|ids| !ids.is_empty()),
         "HostConfig": c.host_config,
         "GraphDriver": {
             "Name": "overlay2",
             "Data": {"LowerDir": lower, "MergedDir": path("merged"), "UpperDir": path("upper"), "WorkDir": path("work")},
         },
-        "Mounts": [],
+        "Mounts": c.host_config.mount_points(),
         "Config": c.config,
         "NetworkSettings": {"Networks": {}, "Ports": {}, "SandboxKey": "", "IPAddress": "", "Gateway": "", "MacAddress": ""},
-    })
+    });
+    // Docker has the key only for containers with a health check.
+    if let Some(health) = ctx.engine.container_health(&c.id) {
+        v["State"]["Health"] = json!(health);
+    }
+    v
 }
 
 pub(crate) async fn rename(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {

@@ -128,10 +128,88 @@ pub struct Ulimit {
     pub hard: i64,
 }
 
+/// An entry of `HostConfig.Binds` (`-v SRC:DST[:OPTIONS]`), split.
+#[derive(Debug, PartialEq)]
+pub struct Bind<'a> {
+    pub source: &'a str,
+    pub destination: &'a str,
+    /// Comma-separated: `ro`, `rw`, propagation and SELinux options.
+    pub options: &'a str,
+}
+
+impl<'a> Bind<'a> {
+    pub fn parse(b: &'a str) -> Result<Self, String> {
+        let parts: Vec<&str> = b.split(':').collect();
+        let (source, destination, options) = match parts.as_slice() {
+            [s, d] => (*s, *d, ""),
+            [s, d, o] => (*s, *d, *o),
+            _ => return Err(format!("invalid volume specification: '{b}'")),
+        };
+        if !source.starts_with('/') {
+            return Err(format!(
+                "invalid volume specification: '{b}': named volumes are not supported yet; use an absolute host path"
+            ));
+        }
+        if !destination.starts_with('/') {
+            return Err(format!("invalid volume specification: '{b}': mount path must be absolute"));
+        }
+        Ok(Bind { source, destination, options })
+    }
+
+    pub fn readonly(&self) -> bool {
+        self.options.split(',').any(|o| o == "ro")
+    }
+}
+
+/// An entry of `Mounts` in `inspect` and `docker ps`: what is mounted where.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountPoint {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub source: String,
+    pub destination: String,
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    pub propagation: String,
+}
+
 /// Docker's minimum memory limit.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 impl HostConfig {
+    /// The binds and `--mount`s, as Docker lists them (`--tmpfs` is not).
+    pub fn mount_points(&self) -> Vec<MountPoint> {
+        let binds = self.binds.iter().flatten().filter_map(|b| Bind::parse(b).ok()).map(|b| MountPoint {
+            kind: "bind".into(),
+            source: b.source.into(),
+            destination: b.destination.into(),
+            mode: b.options.into(),
+            rw: !b.readonly(),
+            propagation: "rprivate".into(),
+        });
+        let mounts = self.mounts.iter().flatten().map(|m| MountPoint {
+            kind: m.kind.clone(),
+            source: m.source.clone(),
+            destination: m.target.clone(),
+            mode: String::new(),
+            rw: !m.read_only,
+            propagation: if m.kind == "bind" { "rprivate".into() } else { String::new() },
+        });
+        binds.chain(mounts).collect()
+    }
+
+    /// The network the container is on, by Docker's name: `bridge` for the
+    /// default, `none`, `host`; none when it shares another container's.
+    pub fn network_name(&self) -> Option<&str> {
+        match self.network_mode.as_str() {
+            "" | "default" | "bridge" => Some("bridge"),
+            m if m.starts_with("container:") => None,
+            m => Some(m),
+        }
+    }
+
     /// Refuses what Docker refuses at create time, with Docker's words.
     pub fn validate(&self) -> Result<(), String> {
         if self.memory > 0 && self.memory < MIN_MEMORY {

@@ -158,6 +158,20 @@ impl Engine {
             .ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))
     }
 
+    /// The IDs of a container's execs (`ExecIDs` of `inspect`).
+    pub fn exec_ids(&self, container_id: &str) -> Vec<String> {
+        let execs = self.execs.0.lock().expect("execs lock");
+        let mut ids: Vec<String> =
+            execs.values().filter(|e| e.container_id == container_id).map(|e| e.id.clone()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// Forgets one exec (a health probe that has run).
+    pub(crate) fn forget_exec(&self, id: &str) {
+        self.execs.0.lock().expect("execs lock").remove(id);
+    }
+
     /// Forgets the execs of a container that exited.
     pub(crate) fn drop_execs(&self, container_id: &str) {
         self.execs.0.lock().expect("execs lock").retain(|_, e| e.container_id != container_id);

@@ -8,12 +8,13 @@
 //! by itself once the container stopped or started again, skips its probes
 //! while the container is paused, and is started again with the container
 //! (and after a daemon restart, by live restore). The health of running
-//! containers is kept in memory (container IDs are unique across engines)
-//! and written to `<root>/containers/<id>/health.json` at each result, so a
-//! stopped container keeps its last health, and a restarted daemon finds it.
+//! containers is kept in the engine's memory and written to
+//! `<root>/containers/<id>/health.json` at each result, so a stopped
+//! container keeps its last health, and a restarted daemon finds it. Probe
+//! execs are forgotten once they have run, as Docker's are.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -148,17 +149,13 @@ impl Health {
 
 /// The health of running containers, by container ID, with the
 /// `StartedAt` of the run whose loop keeps it.
-static LIVE: LazyLock<Mutex<HashMap<String, (String, Health)>>> = LazyLock::new(Default::default);
+#[derive(Debug, Default)]
+pub struct LiveHealth(Mutex<HashMap<String, (String, Health)>>);
 
-fn live() -> std::sync::MutexGuard<'static, HashMap<String, (String, Health)>> {
-    LIVE.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The health part of `docker ps`'s STATUS for a running container:
-/// `health: starting`, `healthy` or `unhealthy`; `None` without a check.
-pub fn status_label(id: &str) -> Option<String> {
-    let status = live().get(id).map(|(_, h)| h.status.clone())?;
-    Some(if status == STARTING { "health: starting".into() } else { status })
+impl LiveHealth {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Health)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -203,6 +200,13 @@ pub fn go_duration(d: Duration) -> String {
 }
 
 impl Engine {
+    /// The health part of `docker ps`'s STATUS for a running container:
+    /// `health: starting`, `healthy` or `unhealthy`; `None` without a check.
+    pub fn health_label(&self, id: &str) -> Option<String> {
+        let status = self.health.lock().get(id).map(|(_, h)| h.status.clone())?;
+        Some(if status == STARTING { "health: starting".into() } else { status })
+    }
+
     fn health_path(&self, id: &str) -> std::path::PathBuf {
         self.container_dir(id).join("health.json")
     }
@@ -210,7 +214,7 @@ impl Engine {
     /// A container's `State.Health`: live while it runs, else as last
     /// recorded; `None` for a container that never had a check.
     pub fn container_health(&self, id: &str) -> Option<Health> {
-        if let Some((_, h)) = live().get(id) {
+        if let Some((_, h)) = self.health.lock().get(id) {
             return Some(h.clone());
         }
         let bytes = std::fs::read(self.health_path(id)).ok()?;
@@ -257,7 +261,7 @@ impl Engine {
     /// status starts over at `starting`, the log is kept.
     pub(crate) fn start_health_checks(self: &Arc<Self>, c: &Container) {
         let Some(check) = Check::of(&c.config) else {
-            live().remove(&c.id);
+            self.health.lock().remove(&c.id);
             return;
         };
         let run = c.state.started_at.clone();
@@ -265,12 +269,12 @@ impl Engine {
         h.status = STARTING.into();
         h.failing_streak = 0;
         self.save_health(&c.id, &h);
-        live().insert(c.id.clone(), (run.clone(), h));
+        self.health.lock().insert(c.id.clone(), (run.clone(), h));
         let engine = self.clone();
         let id = c.id.clone();
         tokio::spawn(async move {
             engine.health_loop(&id, &run, &check).await;
-            let mut l = live();
+            let mut l = engine.health.lock();
             if l.get(&id).is_some_and(|(r, _)| *r == run) {
                 l.remove(&id);
             }
@@ -284,7 +288,7 @@ impl Engine {
 
     async fn health_loop(&self, id: &str, run: &str, check: &Check) {
         loop {
-            let status = live().get(id).map(|(_, h)| h.status.clone()).unwrap_or_default();
+            let status = self.health.lock().get(id).map(|(_, h)| h.status.clone()).unwrap_or_default();
             tokio::time::sleep(check.next_delay(since(run, OffsetDateTime::now_utc()), &status)).await;
             let Some(c) = self.current_run(id, run) else { return };
             if c.state.status != Status::Running {
@@ -299,7 +303,7 @@ impl Engine {
                 continue;
             }
             let changed = {
-                let mut l = live();
+                let mut l = self.health.lock();
                 let Some((r, h)) = l.get_mut(id) else { return };
                 if r != run {
                     return;
@@ -323,11 +327,14 @@ impl Engine {
             attach_stderr: true,
             ..Default::default()
         };
-        let outcome = async {
-            let exec_id = self.create_exec(&c.id, config)?;
-            self.run_probe_exec(&exec_id, check.timeout).await
-        }
-        .await;
+        let outcome = match self.create_exec(&c.id, config) {
+            Ok(exec_id) => {
+                let outcome = self.run_probe_exec(&exec_id, check.timeout).await;
+                self.forget_exec(&exec_id);
+                outcome
+            }
+            Err(e) => Err(e),
+        };
         match outcome {
             Ok((code, output)) => {
                 result.exit_code = code;

@@ -48,6 +48,11 @@ impl Engine {
                         || filters.get("ancestor").contains(&c.image_name))
                     && filters
                         .labels_match("label", &|k| c.config.labels.as_ref().and_then(|l| l.get(k).cloned()))
+                    // Every volume asked for, as Docker requires.
+                    && filters.get("volume").iter().all(|v| {
+                        c.host_config.mount_points().iter().any(|m| &m.destination == v || &m.source == v)
+                    })
+                    && filters.accepts("network", |v| c.host_config.network_name() == Some(v))
                     && before.as_ref().is_none_or(|b| &c.created < b)
                     && since.as_ref().is_none_or(|s| &c.created > s)
             })

@@ -179,29 +179,14 @@ pub fn capabilities(defaults: &[String], add: &[String], drop: &[String]) -> Res
 
 /// `-v /host:/ctr[:ro|rw]` (named volumes come with the volumes feature).
 fn bind_mount(b: &str) -> Result<Mount> {
-    let parts: Vec<&str> = b.split(':').collect();
-    let (src, dst, opts) = match parts.as_slice() {
-        [s, d] => (*s, *d, ""),
-        [s, d, o] => (*s, *d, *o),
-        _ => return Err(Error::InvalidArgument(format!("invalid volume specification: '{b}'"))),
-    };
-    if !src.starts_with('/') {
-        return Err(Error::InvalidArgument(format!(
-            "invalid volume specification: '{b}': named volumes are not supported yet; use an absolute host path"
-        )));
-    }
-    if !dst.starts_with('/') {
-        return Err(Error::InvalidArgument(format!(
-            "invalid volume specification: '{b}': mount path must be absolute"
-        )));
-    }
-    let readonly = opts.split(',').any(|o| o == "ro");
+    let bind = super::config::Bind::parse(b).map_err(Error::InvalidArgument)?;
+    let src = bind.source;
     if !std::path::Path::new(src).exists() {
         // Docker creates a missing bind source as a directory.
         std::fs::create_dir_all(src)
             .map_err(|e| Error::InvalidArgument(format!("creating bind source {src}: {e}")))?;
     }
-    Ok(Mount::bind(src, dst, readonly))
+    Ok(Mount::bind(src, bind.destination, bind.readonly()))
 }
 
 /// `--mount type=bind|tmpfs,…` (volumes come with the volumes feature).
