@@ -121,7 +121,7 @@ async fn dispatch(engine: Arc<engine::Engine>, route: Route, req: Request<Incomi
         E::ImageDelete(name) => handlers::images::delete(&ctx, &name, &Query::of(&req)).await,
         E::ContainersCreate => handlers::containers::create(&ctx, req).await,
         E::ContainersList => handlers::containers::list(&ctx, &Query::of(&req)).await,
-        E::ContainerInspect(id) => handlers::containers::inspect(&ctx, &id).await,
+        E::ContainerInspect(id) => handlers::containers::inspect(&ctx, &id, &Query::of(&req)).await,
         E::ContainerRename(id) => handlers::containers::rename(&ctx, &id, &Query::of(&req)).await,
         E::ContainerDelete(id) => handlers::containers::delete(&ctx, &id, &Query::of(&req)).await,
         E::ContainerStart(id) => handlers::lifecycle::start(&ctx, &id).await,

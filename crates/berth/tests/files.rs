@@ -512,3 +512,36 @@ fn berth_cp_both_ways() {
     assert!(err.contains("copying between containers is not supported"), "{err}");
     ok(d.docker().args(["rm", "-f", "run1"]));
 }
+
+#[test]
+fn sizes_of_the_writable_layer_in_ps_and_inspect() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let image_size: i64 =
+        ok(d.docker().args(["image", "inspect", "-f", "{{.Size}}", image])).trim().parse().unwrap();
+    ok(d.docker().args([
+        "run",
+        "-d",
+        "--name",
+        "sized",
+        image,
+        "sh",
+        "-c",
+        "head -c 100000 /dev/zero > /big; ln /big /big2; touch /ready; sleep 100",
+    ]));
+    assert!(harness::eventually(10, || d
+        .docker()
+        .args(["exec", "sized", "test", "-e", "/ready"])
+        .status()
+        .unwrap()
+        .success()));
+    // The hard link counts once.
+    let sizes = ok(d.docker().args(["inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "sized"]));
+    assert_eq!(sizes, format!("100000 {}\n", 100000 + image_size));
+    let ps = ok(d.docker().args(["ps", "-s", "--format", "{{.Size}}"]));
+    assert!(ps.starts_with("100kB (virtual 4."), "{ps}");
+    ok(d.docker().args(["rm", "-f", "sized"]));
+}

@@ -58,7 +58,26 @@ pub(crate) async fn list(ctx: &Ctx, q: &Query) -> HandlerResult {
         .unwrap_or(usize::MAX);
     let list = ctx.engine.filter_containers(all, &filters)?;
     let list = ctx.engine.filter_health(list, &filters)?;
-    json(&Value::Array(list.iter().take(limit).map(|c| summary(&ctx.engine, c)).collect()))
+    let size = q.bool("size");
+    let engine = ctx.engine.clone();
+    let list: Vec<Value> = ctx
+        .blocking(move |_| {
+            Ok(list
+                .iter()
+                .take(limit)
+                .map(|c| {
+                    let mut v = summary(&engine, c);
+                    if size {
+                        let (rw, rootfs) = engine.container_size(c);
+                        v["SizeRw"] = json!(rw);
+                        v["SizeRootFs"] = json!(rootfs);
+                    }
+                    v
+                })
+                .collect())
+        })
+        .await?;
+    json(&Value::Array(list))
 }
 
 /// `docker ps`'s COMMAND: the path and arguments, quoting those that need it.
@@ -117,9 +136,15 @@ fn summary(engine: &engine::Engine, c: &Container) -> Value {
     })
 }
 
-pub(crate) async fn inspect(ctx: &Ctx, name: &str) -> HandlerResult {
+pub(crate) async fn inspect(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
     let c = ctx.engine.container(name)?;
-    json(&inspect_body(ctx, &c))
+    let mut v = inspect_body(ctx, &c);
+    if q.bool("size") {
+        let (rw, rootfs) = ctx.blocking(move |e| Ok(e.container_size(&c))).await?;
+        v["SizeRw"] = json!(rw);
+        v["SizeRootFs"] = json!(rootfs);
+    }
+    json(&v)
 }
 
 fn inspect_body(ctx: &Ctx, c: &Container) -> Value {

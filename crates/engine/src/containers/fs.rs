@@ -528,6 +528,30 @@ impl Engine {
     }
 
     /// `GET /containers/{id}/changes`.
+    /// `SizeRw` and `SizeRootFs` (`ps -s`, `inspect -s`): the bytes of the
+    /// files in the container's writable layer (each hard-linked file once),
+    /// and those plus the image's.
+    pub fn container_size(&self, c: &Container) -> (i64, i64) {
+        fn walk(dir: &std::path::Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
+            use std::os::unix::fs::MetadataExt;
+            let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+            let mut total = 0;
+            for entry in entries.flatten() {
+                // Not followed: a symlink counts as itself.
+                let Ok(meta) = entry.path().symlink_metadata() else { continue };
+                if meta.is_dir() {
+                    total += walk(&entry.path(), seen);
+                } else if (meta.is_file() || meta.is_symlink()) && seen.insert((meta.dev(), meta.ino())) {
+                    total += meta.len();
+                }
+            }
+            total
+        }
+        let rw = walk(&self.container_dir(&c.id).join("upper"), &mut Default::default()) as i64;
+        let image = self.resolve_image(&c.image).map(|i| i.record.size as i64).unwrap_or(0);
+        (rw, rw + image)
+    }
+
     pub fn container_changes(&self, name: &str) -> Result<Vec<Change>> {
         let c = self.container(name)?;
         let upper_path = self.container_dir(&c.id).join("upper");
