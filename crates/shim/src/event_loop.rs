@@ -37,6 +37,10 @@ const EXIT_GRACE: Duration = Duration::from_millis(500);
 /// After `shutdown`, how long clients get to take their remaining output.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 
+/// Quiet time after client activity before the shim drops the code and
+/// data pages that activity faulted in ([`crate::trim`]).
+const IDLE_TRIM: Duration = Duration::from_secs(2);
+
 /// Most connections open at once; more are closed on accept.
 const MAX_CONNS: usize = 1024;
 
@@ -256,6 +260,8 @@ pub struct Shim<R: Runtime> {
     conns: Vec<Conn>,
     execs: Vec<Exec>,
     shutdown: Option<Instant>,
+    /// When to trim memory, set by client activity.
+    trim_at: Option<Instant>,
     buf: Vec<u8>,
     frame: Vec<u8>,
 }
@@ -288,6 +294,7 @@ impl<R: Runtime> Shim<R> {
             conns: Vec::new(),
             execs: Vec::new(),
             shutdown: None,
+            trim_at: None,
             buf: vec![0; READ_CHUNK],
             frame: Vec::new(),
         }
@@ -309,7 +316,15 @@ impl<R: Runtime> Shim<R> {
                 Err(Errno::INTR) => continue,
                 Err(_) => return 1,
             };
+            let now = Instant::now();
+            if self.trim_at.is_some_and(|t| t <= now) {
+                self.trim_at = None;
+                crate::trim::drop_clean_file_pages();
+            }
             for (token, flags) in events {
+                if matches!(token, Token::Listener | Token::Conn(_)) {
+                    self.trim_at = Some(now + IDLE_TRIM);
+                }
                 self.handle(token, flags);
             }
         }
@@ -896,6 +911,9 @@ impl<R: Runtime> Shim<R> {
             {
                 consider(at + EXIT_GRACE);
             }
+        }
+        if let Some(at) = self.trim_at {
+            consider(at);
         }
         if let Some(at) = self.shutdown
             && self.exit.is_some()

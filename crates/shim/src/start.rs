@@ -152,7 +152,7 @@ fn detach<R: Runtime>(
                 Ok(shim) => {
                     send_report(&report, Ok(shim.init_pid));
                     drop(report);
-                    crate::trim::drop_code_pages();
+                    crate::trim::drop_clean_file_pages();
                     shim.run()
                 }
                 Err(e) => {

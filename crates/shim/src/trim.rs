@@ -7,54 +7,86 @@
 //! hundred KiB of code mapped that the event loop never runs again. Those
 //! pages are clean copies of the executable's page cache (shared with the
 //! daemon), so unmapping them from the shim costs nothing: the loop faults
-//! back in only the code it runs.
+//! back in only the code it runs. The loop trims again whenever it has been
+//! idle for a while after some activity (an exec, `docker stats`...).
 
-/// Drops the shim's page-table entries for executable file mappings (the
-/// binary's and libc's code). Code is never written, so `MADV_DONTNEED`
-/// only forgets mappings; the next access maps the page cache page again.
-/// Best effort: errors are ignored.
-pub fn drop_code_pages() {
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+/// Drops the shim's page-table entries for the file mappings it never wrote
+/// to: the code of the binary and of libc, and read-only data such as the
+/// binary's symbol tables and constants. Such pages are clean copies of the
+/// page cache, so `MADV_DONTNEED` only forgets the mapping; the next access
+/// maps the page cache page again. Mappings holding private (anonymous)
+/// pages, such as relocated data, are left alone: dropping those would lose
+/// their contents. Best effort: errors are ignored.
+pub fn drop_clean_file_pages() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
-    for line in maps.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        // Only private, read-execute, file-backed mappings: never written,
-        // so nothing but the mapping itself is lost. [vdso] and anonymous
-        // mappings are skipped.
-        let path = fields.nth(3);
-        if perms != "r-xp" || !path.is_some_and(|p| p.starts_with('/')) {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) else {
-            continue;
-        };
+    for (start, end) in clean_file_mappings(&smaps) {
         // SAFETY: the range is a whole mapping of this process, taken from
-        // /proc/self/maps; it is read-execute and private, so its pages
-        // are unmodified file pages and MADV_DONTNEED only drops the page
-        // table entries (the contents come back from the file on access).
-        // The process is single-threaded: the mapping cannot change
-        // between reading the maps and this call.
+        // /proc/self/smaps: private, file-backed, not writable, without a
+        // single private page, so MADV_DONTNEED only drops page table
+        // entries (the contents come back from the file on access). The
+        // process is single-threaded: nothing can write to or remap the
+        // range between reading smaps and this call.
         unsafe {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
         }
     }
 }
 
+/// The address ranges of private, read-only (`r--p`, `r-xp`), file-backed
+/// mappings with no anonymous pages, from the text of `/proc/PID/smaps`.
+fn clean_file_mappings(smaps: &str) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut candidate: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else { continue };
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16))
+        {
+            // A mapping's header: range, perms, offset, dev, inode, path.
+            let perms = fields.next().unwrap_or("");
+            let path = fields.nth(3).unwrap_or("");
+            candidate = (matches!(perms, "r--p" | "r-xp") && path.starts_with('/')).then_some((start, end));
+        } else if first == "Anonymous:"
+            && let Some(range) = candidate.take()
+            && fields.next() == Some("0")
+        {
+            found.push(range);
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn code_still_runs_after_dropping_its_pages() {
-        super::drop_code_pages();
+        super::drop_clean_file_pages();
         // Code in this binary and in libc keeps working.
         let v: Vec<u32> = (0..1000).collect();
         assert_eq!(v.iter().sum::<u32>(), 499_500);
         assert!(std::fs::read_to_string("/proc/self/status").unwrap().contains("VmRSS"));
+    }
+
+    #[test]
+    fn only_clean_read_only_file_mappings_are_chosen() {
+        let smaps = "\
+55d0-55e0 r--p 00000000 fe:00 12 /usr/bin/berth
+Rss:                  40 kB
+Anonymous:             0 kB
+55e0-55f0 r-xp 00010000 fe:00 12 /usr/bin/berth
+Anonymous:             0 kB
+55f0-5600 r--p 00020000 fe:00 12 /usr/bin/berth
+Anonymous:            12 kB
+5600-5610 rw-p 00030000 fe:00 12 /usr/bin/berth
+Anonymous:             0 kB
+5610-5620 r-xp 00000000 00:00 0 [vdso]
+Anonymous:             0 kB
+5620-5630 rw-p 00000000 00:00 0 [heap]
+Anonymous:             8 kB
+";
+        assert_eq!(super::clean_file_mappings(smaps), [(0x55d0, 0x55e0), (0x55e0, 0x55f0)]);
     }
 }
