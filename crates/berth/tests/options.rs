@@ -281,3 +281,29 @@ fn mounts_in_inspect_and_ps_volume_and_network_filters() {
     );
     ok(d.docker().args(["rm", "-f", "withmounts", "hostnet"]));
 }
+
+#[test]
+fn published_ports_are_refused_without_bridge_networking() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let (code, err) = fails(d.docker().args(["run", "--rm", "-p", "8080:80", image, "true"]));
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("publishing ports (-p, -P) needs bridge networking"), "{err}");
+    // On the host's network Docker discards them.
+    ok(d.docker().args(["run", "--rm", "--network", "host", "-p", "8080:80", image, "true"]));
+    ok(d.docker().args(["run", "-d", "--name", "noports", image, "sleep", "100"]));
+    for cli in [d.docker(), d.berth()] {
+        let mut cli = cli;
+        assert_eq!(ok(cli.args(["port", "noports"])), "");
+    }
+    for cli in [d.docker(), d.berth()] {
+        let mut cli = cli;
+        let (code, err) = fails(cli.args(["port", "noports", "80"]));
+        assert_eq!(code, 1);
+        assert!(err.contains("No public port '80' published for noports"), "{err}");
+    }
+    ok(d.docker().args(["rm", "-f", "noports"]));
+}

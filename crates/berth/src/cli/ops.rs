@@ -1,5 +1,5 @@
-//! `pause`, `unpause`, `top`, `stats`, `update` and `container prune`, with
-//! docker's output.
+//! `pause`, `unpause`, `top`, `stats`, `update`, `port` and `container
+//! prune`, with docker's output.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,8 @@ pub enum OpsCommand {
     Stats(StatsOpts),
     /// Update configuration of one or more containers
     Update(Box<UpdateOpts>),
+    /// List port mappings or a specific mapping for the container
+    Port(PortOpts),
 }
 
 /// `berth container …` commands of this module.
@@ -46,6 +48,7 @@ pub async fn ops(client: &Client, c: OpsCommand) -> CmdResult {
         OpsCommand::Top(o) => top(client, o).await,
         OpsCommand::Stats(o) => stats(client, o).await,
         OpsCommand::Update(o) => update(client, *o).await,
+        OpsCommand::Port(o) => port(client, o).await,
     }
 }
 
@@ -92,6 +95,57 @@ pub async fn unpause(client: &Client, o: PauseOpts) -> CmdResult {
         Ok(())
     })
     .await
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PortOpts {
+    container: String,
+    /// PRIVATE_PORT[/PROTO]
+    private_port: Option<String>,
+}
+
+/// `docker port`: the published ports from `NetworkSettings.Ports`, one
+/// `PRIVATE/PROTO -> HOST_IP:HOST_PORT` line each (or only the host side
+/// for one asked-for port).
+pub async fn port(client: &Client, o: PortOpts) -> CmdResult {
+    let v = client.get_json(&format!("/containers/{}/json", enc(&o.container))).await?;
+    let ports = v["NetworkSettings"]["Ports"].as_object().cloned().unwrap_or_default();
+    let bindings = |key: &str| -> Vec<String> {
+        ports
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|b| {
+                let ip = b["HostIp"].as_str().unwrap_or_default();
+                let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+                format!("{ip}:{}", b["HostPort"].as_str().unwrap_or_default())
+            })
+            .collect()
+    };
+    if let Some(wanted) = &o.private_port {
+        let key = if wanted.contains('/') { wanted.clone() } else { format!("{wanted}/tcp") };
+        let found = bindings(&key);
+        if found.is_empty() {
+            return Err(Failure {
+                message: format!("Error: No public port '{wanted}' published for {}", o.container),
+                code: 1,
+            });
+        }
+        found.iter().for_each(|b| println!("{b}"));
+        return Ok(());
+    }
+    let mut keys: Vec<&String> = ports.keys().collect();
+    keys.sort_by_key(|k| {
+        let (n, proto) = k.split_once('/').unwrap_or((k, ""));
+        (n.parse::<u32>().unwrap_or(0), proto.to_string())
+    });
+    for k in keys {
+        for b in bindings(k) {
+            println!("{k} -> {b}");
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]

@@ -235,6 +235,18 @@ impl HostConfig {
                 ));
             }
         }
+        let publishes = self
+            .rest
+            .get("PortBindings")
+            .and_then(Value::as_object)
+            .is_some_and(|p| p.values().any(|b| b.as_array().is_some_and(|b| !b.is_empty())))
+            || self.rest.get("PublishAllPorts").and_then(Value::as_bool) == Some(true);
+        // Docker discards published ports on the host's network.
+        if publishes && self.network_mode != "host" {
+            return Err("publishing ports (-p, -P) needs bridge networking, which berth does not have yet; \
+                 use --network host"
+                .into());
+        }
         if self.auto_remove && !matches!(self.restart_policy.name.as_str(), "" | "no") {
             return Err("can't create 'AutoRemove' container with restart policy".into());
         }
