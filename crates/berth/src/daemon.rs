@@ -1,7 +1,7 @@
 //! `berth daemon`: opens the engine on its root, binds the API sockets and
 //! serves until SIGTERM or SIGINT.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use api::client::Host;
@@ -21,9 +21,54 @@ pub struct DaemonOpts {
     /// Log level (error, warn, info, debug)
     #[arg(long, default_value = "info")]
     pub log_level: tracing::Level,
+    /// Daemon configuration file (JSON, dockerd's keys: log-driver, log-opts)
+    #[arg(long, default_value = DEFAULT_CONFIG_FILE)]
+    pub config_file: PathBuf,
+    /// Default driver for container logs (json-file, local, none)
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Default log driver options, KEY=VALUE (max-size=10m, max-file=3)
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
+}
+
+/// The containers' default log settings: the config file's, then the flags
+/// on top. A missing config file is fine unless one was named explicitly.
+fn log_defaults(opts: &DaemonOpts) -> anyhow::Result<engine::containers::config::LogConfig> {
+    let mut log = engine::containers::config::LogConfig::default();
+    match std::fs::read(&opts.config_file) {
+        Ok(bytes) => {
+            let file: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: invalid JSON: {e}", opts.config_file.display()))?;
+            if let Some(d) = file.get("log-driver") {
+                log.kind = d.as_str().ok_or_else(|| anyhow::anyhow!("log-driver must be a string"))?.into();
+            }
+            if let Some(o) = file.get("log-opts") {
+                log.config = serde_json::from_value(o.clone())
+                    .map_err(|e| anyhow::anyhow!("log-opts must map strings to strings: {e}"))?;
+            }
+        }
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && opts.config_file == Path::new(DEFAULT_CONFIG_FILE) => {}
+        Err(e) => anyhow::bail!("reading {}: {e}", opts.config_file.display()),
+    }
+    if let Some(d) = &opts.log_driver {
+        log.kind = d.clone();
+    }
+    for o in &opts.log_opts {
+        let (k, v) =
+            o.split_once('=').ok_or_else(|| anyhow::anyhow!("invalid --log-opt {o:?}: want KEY=VALUE"))?;
+        log.config.insert(k.into(), v.into());
+    }
+    if !["", "json-file", "local", "none"].contains(&log.kind.as_str()) {
+        anyhow::bail!("logger: no log driver named '{}' is registered", log.kind);
+    }
+    Ok(log)
 }
 
 pub const DEFAULT_SOCKET: &str = "/run/berth/berth.sock";
+const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
 
 pub fn run(opts: DaemonOpts) -> ExitCode {
     tracing_subscriber::fmt().with_max_level(opts.log_level).with_writer(std::io::stderr).init();
@@ -43,8 +88,11 @@ pub fn run(opts: DaemonOpts) -> ExitCode {
 }
 
 async fn serve(opts: DaemonOpts) -> anyhow::Result<()> {
-    let engine =
-        engine::Engine::open(engine::Config { root: opts.root.clone(), exec_root: opts.exec_root.clone() })?;
+    let engine = engine::Engine::open(engine::Config {
+        root: opts.root.clone(),
+        exec_root: opts.exec_root.clone(),
+        log: log_defaults(&opts)?,
+    })?;
     let hosts =
         if opts.hosts.is_empty() { vec![format!("unix://{DEFAULT_SOCKET}")] } else { opts.hosts.clone() };
     let mut listeners = Vec::new();

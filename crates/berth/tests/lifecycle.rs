@@ -124,6 +124,57 @@ fn log_rotation_keeps_at_most_max_file_files() {
 }
 
 #[test]
+fn daemon_log_defaults_apply_to_containers_that_set_none() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start_with_args(&["--log-opt", "max-size=2k", "--log-opt", "max-file=2"]);
+    let image = d.load_busybox();
+    let script = "i=0; while [ $i -lt 500 ]; do echo line $i; i=$((i+1)); done";
+    ok(d.docker().args(["run", "--name", "defaults", image, "sh", "-c", script]));
+    ok(d.docker().args(["run", "--name", "own", "--log-opt", "max-file=3", image, "true"]));
+    let config = |c: &str| ok(d.docker().args(["inspect", "-f", "{{json .HostConfig.LogConfig}}", c]));
+    assert_eq!(
+        config("defaults"),
+        "{\"Type\":\"json-file\",\"Config\":{\"max-file\":\"2\",\"max-size\":\"2k\"}}\n"
+    );
+    // The container's own options win; the daemon's fill in the rest.
+    assert_eq!(
+        config("own"),
+        "{\"Type\":\"json-file\",\"Config\":{\"max-file\":\"3\",\"max-size\":\"2k\"}}\n"
+    );
+    let cid = ok(d.docker().args(["inspect", "-f", "{{.Id}}", "defaults"])).trim().to_string();
+    let logs = std::fs::read_dir(d.root.join("containers").join(&cid))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("-json.log"))
+        .count();
+    assert_eq!(logs, 2, "rotated under the daemon's max-file");
+
+    // A config file names them the same way dockerd's does; a bad one stops the daemon.
+    let file = d.dir.path().join("custom.json");
+    std::fs::write(&file, r#"{"log-driver": "none"}"#).unwrap();
+    let d2 = Daemon::start_with_args(&["--config-file", file.to_str().unwrap()]);
+    let image = d2.load_busybox();
+    ok(d2.docker().args(["run", "--name", "quiet", image, "echo", "hi"]));
+    assert_eq!(ok(d2.docker().args(["inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "quiet"])), "none\n");
+    let scratch = d.dir.path().join("bad");
+    let bad = std::process::Command::new(harness::BERTH)
+        .arg("daemon")
+        .arg("--root")
+        .arg(scratch.join("root"))
+        .arg("--exec-root")
+        .arg(scratch.join("run"))
+        .arg("-H")
+        .arg(format!("unix://{}", scratch.join("s.sock").display()))
+        .args(["--log-driver", "syslogish"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no log driver named 'syslogish'"));
+}
+
+#[test]
 fn twenty_runs_and_twenty_execs_at_once() {
     if !harness::require_root() {
         return;

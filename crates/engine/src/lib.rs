@@ -69,6 +69,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Config {
     pub root: PathBuf,
     pub exec_root: PathBuf,
+    /// The daemon's default log driver and options (`--log-driver`,
+    /// `--log-opt`, `log-driver`/`log-opts` of the config file).
+    pub log: containers::config::LogConfig,
 }
 
 /// The daemon's state. Cheap to share: handlers hold an `Arc<Engine>`.

@@ -39,6 +39,8 @@ pub struct Daemon {
     pub root: PathBuf,
     pub exec_root: PathBuf,
     pub socket: PathBuf,
+    /// Extra `berth daemon` arguments, kept across restarts.
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -47,8 +49,17 @@ impl Daemon {
         Self::start_with_root(None)
     }
 
+    /// Starts a daemon with extra `berth daemon` arguments.
+    pub fn start_with_args(args: &[&str]) -> Self {
+        Self::start_inner(None, args)
+    }
+
     /// Starts a daemon whose root is `root` (e.g. a small file system the test mounted).
     pub fn start_with_root(root: Option<PathBuf>) -> Self {
+        Self::start_inner(root, &[])
+    }
+
+    fn start_inner(root: Option<PathBuf>, args: &[&str]) -> Self {
         let dir = tempfile::Builder::new().prefix("berth-test-").tempdir().expect("temp dir");
         let root = root.unwrap_or_else(|| dir.path().join("root"));
         let mut d = Daemon {
@@ -56,8 +67,11 @@ impl Daemon {
             socket: dir.path().join("berth.sock"),
             root,
             dir,
+            args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
+        // The test's own daemon config, never the machine's.
+        std::fs::write(d.dir.path().join("daemon.json"), "{}").expect("daemon.json");
         d.spawn();
         d
     }
@@ -78,6 +92,12 @@ impl Daemon {
             .arg(format!("unix://{}", self.socket.display()))
             .arg("--log-level")
             .arg("debug")
+            .args(if self.args.iter().any(|a| a == "--config-file") {
+                vec![]
+            } else {
+                vec!["--config-file".into(), self.dir.path().join("daemon.json")]
+            })
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

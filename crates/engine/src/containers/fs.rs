@@ -22,11 +22,10 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 pub use changes::{Change, ChangeKind, INIT_PATHS};
 
-use super::shim_client::ShimClient;
 use super::{Container, Status};
 use crate::{Engine, Error, Result};
 
@@ -605,13 +604,11 @@ impl Engine {
             comment: req.comment.clone(),
             created_by: c.config.cmd.clone().unwrap_or_default().join(" "),
         };
-        let shim = ShimClient::new(&self.bundle_dir(&c.id));
+        // Paused as `docker pause` does it (state and events included), so
+        // nothing writes to the layer while it is read.
         let paused = req.pause && c.state.status == Status::Running && c.state.pid != 0;
         if paused {
-            shim.call(json!({"op": "pause"}))
-                .await
-                .map_err(|e| Error::Internal(format!("Cannot pause container {}: {e}", c.id)))?;
-            self.container_event("pause", &c, BTreeMap::new());
+            self.pause_container(&c.id).await?;
         }
         let engine = self.clone();
         let id = c.id.clone();
@@ -620,11 +617,8 @@ impl Engine {
             tokio::task::spawn_blocking(move || engine.commit_blocking(&id, &img, &info, tag2.as_deref()))
                 .await
                 .map_err(|e| Error::Internal(e.to_string()));
-        if paused {
-            match shim.call(json!({"op": "resume"})).await {
-                Ok(_) => self.container_event("unpause", &c, BTreeMap::new()),
-                Err(e) => tracing::warn!(id = %c.short_id(), "resuming after commit: {e}"),
-            }
+        if paused && let Err(e) = self.unpause_container(&c.id).await {
+            tracing::warn!(id = %c.short_id(), "resuming after commit: {e}");
         }
         let new_id = result??;
         let mut attrs = BTreeMap::new();
@@ -755,6 +749,7 @@ impl Export {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn paths_clean_like_go() {

@@ -182,8 +182,18 @@ impl Engine {
             return Err(Error::InvalidArgument("No command specified".into()));
         }
         let mut host_config = req.host_config;
-        if host_config.log_config.kind.is_empty() {
-            host_config.log_config.kind = "json-file".into();
+        // Docker's merge: the daemon's driver when none is asked for, and
+        // its options under those the container did not set.
+        let log = &mut host_config.log_config;
+        let default = &self.config.log;
+        let default_kind = if default.kind.is_empty() { "json-file" } else { default.kind.as_str() };
+        if log.kind.is_empty() {
+            log.kind = default_kind.into();
+        }
+        if log.kind == default_kind {
+            for (k, v) in &default.config {
+                log.config.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
         if host_config.shm_size == 0 {
             host_config.shm_size = 64 << 20;
