@@ -564,3 +564,28 @@ fn sizes_of_the_writable_layer_in_ps_and_inspect() {
     assert!(ps.starts_with("100kB (virtual 4."), "{ps}");
     ok(d.docker().args(["rm", "-f", "sized"]));
 }
+
+/// A copy into a stopped container and its start, at the same time: the
+/// copy lands whichever comes first (it never mounts the layer the
+/// starting container is mounting).
+#[test]
+fn cp_racing_start_always_lands() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("payload"), "raced\n").unwrap();
+    let payload = src.path().join("payload").display().to_string();
+    for i in 0..8 {
+        let name = format!("race{i}");
+        ok(d.docker().args(["create", "--name", &name, image, "sleep", "100"]));
+        let mut cp = d.docker().args(["cp", &payload, &format!("{name}:/payload")]).spawn().unwrap();
+        let mut start = d.docker().args(["start", &name]).stdout(Stdio::null()).spawn().unwrap();
+        assert!(cp.wait().unwrap().success());
+        assert!(start.wait().unwrap().success());
+        assert_eq!(ok(d.docker().args(["exec", &name, "cat", "/payload"])), "raced\n");
+        ok(d.docker().args(["rm", "-f", &name]));
+    }
+}

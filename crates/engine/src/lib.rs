@@ -84,6 +84,7 @@ pub struct Engine {
     pub(crate) supervision: containers::lifecycle::Supervision,
     pub(crate) execs: containers::exec::Execs,
     pub(crate) health: containers::health::LiveHealth,
+    pub(crate) fs_locks: containers::fs::FsLocks,
     pub(crate) db: Arc<redb::Database>,
     /// The `--init` reaper's executable, bind-mounted into containers.
     pub(crate) init_binary: PathBuf,
@@ -110,6 +111,7 @@ impl Engine {
             supervision: Default::default(),
             execs: Default::default(),
             health: Default::default(),
+            fs_locks: Default::default(),
             db,
             init_binary,
             _lock: lock,

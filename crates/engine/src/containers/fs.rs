@@ -18,7 +18,7 @@ use std::ffi::CString;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -95,13 +95,18 @@ enum Target {
     Dir(OwnedFd),
 }
 
-/// Writes into a container and commits are serialised per container.
-static FS_LOCKS: LazyLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = LazyLock::new(Default::default);
+/// Per-container locks over its writable layer: writes into a container,
+/// commits and starts take them, so a stopped container's layer is never
+/// mounted twice (a copy's overlay and the starting container's).
+#[derive(Debug, Default)]
+pub struct FsLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
-fn fs_lock(id: &str) -> Arc<Mutex<()>> {
-    let mut all = FS_LOCKS.lock().expect("fs locks poisoned");
-    all.retain(|_, l| Arc::strong_count(l) > 1);
-    all.entry(id.to_string()).or_default().clone()
+impl FsLocks {
+    pub(crate) fn get(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut all = self.0.lock().expect("fs locks poisoned");
+        all.retain(|_, l| Arc::strong_count(l) > 1);
+        all.entry(id.to_string()).or_default().clone()
+    }
 }
 
 /// The files `bundle::write_etc_files` writes, bind-mounted over these paths.
@@ -455,8 +460,8 @@ impl Engine {
         opts: ExtractOptions,
     ) -> Result<()> {
         let c = self.container(name)?;
-        let lock = fs_lock(&c.id);
-        let _held = lock.lock().expect("fs lock poisoned");
+        let lock = self.fs_locks.get(&c.id);
+        let _held = lock.blocking_lock();
         let c = self.container(&c.id)?;
         let root = self.write_view(&c)?;
         let cl = clean(path);
@@ -651,8 +656,8 @@ impl Engine {
         info: &image::config::CommitInfo,
         tag: Option<&str>,
     ) -> Result<String> {
-        let lock = fs_lock(id);
-        let _held = lock.lock().expect("fs lock poisoned");
+        let lock = self.fs_locks.get(id);
+        let _held = lock.blocking_lock();
         let upper_path = self.container_dir(id).join("upper");
         let upper =
             rfs::open(&upper_path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())

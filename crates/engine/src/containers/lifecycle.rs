@@ -101,6 +101,9 @@ impl Engine {
     /// process run. On an exec failure the container stays `created` with
     /// Docker's exit code (126/127) and the error.
     async fn launch(self: &Arc<Self>, c: &Container) -> Result<()> {
+        // Until the container's own overlay is up, no copy may mount its layer.
+        let lock = self.fs_locks.get(&c.id);
+        let _held = lock.lock().await;
         let bundle = self.bundle_dir(&c.id);
         let engine = self.clone();
         let cc = c.clone();
