@@ -589,3 +589,49 @@ fn cp_racing_start_always_lands() {
         ok(d.docker().args(["rm", "-f", &name]));
     }
 }
+
+/// A stopped container's binds are what `cp` sees at their destinations,
+/// as Docker mounts them for copies: the host's files, not the image's
+/// directory underneath.
+#[test]
+fn cp_with_a_stopped_container_goes_through_its_binds() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let host = tempfile::tempdir().unwrap();
+    let data = host.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("in.txt"), "from the host\n").unwrap();
+    std::fs::write(host.path().join("app.conf"), "setting=1\n").unwrap();
+    ok(d.docker().args([
+        "create",
+        "--name",
+        "binds",
+        "-v",
+        &format!("{}:/newdir", data.display()),
+        "-v",
+        &format!("{}:/etc/app.conf:ro", host.path().join("app.conf").display()),
+        "-v",
+        &format!("{}:/frozen:ro", data.display()),
+        image,
+        "true",
+    ]));
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().display().to_string();
+    // Never started: /newdir exists only as the bind.
+    ok(d.docker().args(["cp", "binds:/newdir/in.txt", &out_dir]));
+    assert_eq!(std::fs::read_to_string(out.path().join("in.txt")).unwrap(), "from the host\n");
+    ok(d.docker().args(["cp", "binds:/etc/app.conf", &out_dir]));
+    assert_eq!(std::fs::read_to_string(out.path().join("app.conf")).unwrap(), "setting=1\n");
+    std::fs::write(out.path().join("new.txt"), "into the bind\n").unwrap();
+    ok(d.docker().args(["cp", &out.path().join("new.txt").display().to_string(), "binds:/newdir/"]));
+    assert_eq!(std::fs::read_to_string(data.join("new.txt")).unwrap(), "into the bind\n");
+    let (_, err) =
+        fails(d.docker().args(["cp", &out.path().join("new.txt").display().to_string(), "binds:/frozen/"]));
+    assert!(err.contains("mounted volume is marked read-only"), "{err}");
+    // Run, the container sees what was copied.
+    assert_eq!(ok(d.docker().args(["start", "-a", "binds"])), "");
+    ok(d.docker().args(["rm", "binds"]));
+}

@@ -109,6 +109,19 @@ impl FsLocks {
     }
 }
 
+/// The bind mount of `c` whose destination holds `path` (the deepest one).
+fn innermost_bind(c: &Container, path: &[u8]) -> Option<super::config::MountPoint> {
+    c.host_config
+        .mount_points()
+        .into_iter()
+        .filter(|m| m.kind == "bind")
+        .filter(|m| {
+            let d = m.destination.trim_end_matches('/').as_bytes();
+            path == d || (path.starts_with(d) && path.get(d.len()) == Some(&b'/'))
+        })
+        .max_by_key(|m| m.destination.len())
+}
+
 /// The files `bundle::write_etc_files` writes, bind-mounted over these paths.
 const ETC_FILES: &[(&str, &str)] =
     &[("/etc/hostname", "hostname"), ("/etc/hosts", "hosts"), ("/etc/resolv.conf", "resolv.conf")];
@@ -339,6 +352,33 @@ impl Engine {
         }
     }
 
+    /// For a stopped container, the bind mount that `path` (clean,
+    /// absolute) lies in, as a root for the rest of the path and that rest:
+    /// Docker mounts a stopped container's volumes for `cp`. (A symlink in
+    /// the image that leads into a bind's destination is not followed there.)
+    fn stopped_bind(&self, c: &Container, path: &[u8]) -> Result<Option<(OwnedFd, Vec<u8>)>> {
+        let Some(m) = innermost_bind(c, path) else { return Ok(None) };
+        let rest = &path[m.destination.trim_end_matches('/').len()..];
+        let source = std::path::Path::new(&m.source);
+        let open = |dir: &std::path::Path| {
+            rfs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| internal(&format!("opening bind source {}", dir.display()), io::Error::from(e)))
+        };
+        if source.is_dir() {
+            let rest = if rest.is_empty() { b"/".to_vec() } else { rest.to_vec() };
+            return Ok(Some((open(source)?, rest)));
+        }
+        // A bound file: found in its directory, under its own name.
+        match (source.parent(), source.file_name()) {
+            (Some(dir), Some(file)) if rest.is_empty() => {
+                let mut rest = b"/".to_vec();
+                rest.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(file));
+                Ok(Some((open(dir)?, rest)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn image_layers_top_first(&self, c: &Container) -> Result<Vec<PathBuf>> {
         let img = self.resolve_image(&c.image)?;
         let mut dirs = self.images.layer_dirs(&img)?;
@@ -349,16 +389,22 @@ impl Engine {
     /// Finds `path` for reading in container `name` (as the client named it).
     fn locate(&self, name: &str, path: &str) -> Result<(Container, OwnedFd, Target, PathStat, Vec<u8>)> {
         let c = self.container(name)?;
-        let (root, live) = self.read_view(&c)?;
+        let (mut root, live) = self.read_view(&c)?;
         let cl = clean(path);
+        // Where to look under `root`: the path, or its rest in a bind's source.
+        let mut at = cl.path.clone();
+        let mut in_bind = false;
+        if !live && let Some((bind_root, rest)) = self.stopped_bind(&c, &cl.path)? {
+            (root, at, in_bind) = (bind_root, rest, true);
+        }
         let as_asked = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
         let io_err = |e: Errno| match e {
             Errno::NOENT => not_found(path, name),
             Errno::NOTDIR => Error::InvalidArgument(format!("lstat {as_asked}: not a directory")),
             e => internal(&format!("lstat {as_asked}"), io::Error::from(e)),
         };
-        let rel = &cl.path[1..];
-        let (target, st) = if cl.path == b"/" || cl.dot || cl.slash {
+        let rel = &at[1..];
+        let (target, st) = if at == b"/" || cl.dot || cl.slash {
             let fd = open_in_root(root.as_fd(), rel, OFlags::PATH | OFlags::DIRECTORY, ResolveFlags::empty())
                 .map_err(io_err)?;
             let st = rfs::fstat(&fd).map_err(io_err)?;
@@ -375,7 +421,7 @@ impl Engine {
         };
         // A stopped container's /etc/hostname, hosts and resolv.conf are the
         // files its runs get bind-mounted, as Docker mounts them for cp too.
-        let (target, st) = match (&target, live) {
+        let (target, st) = match (&target, live || in_bind) {
             (Target::Child(..), false) => {
                 let (canon, _) = canonical(root.as_fd(), &cl.path, false)
                     .map_err(|e| internal(&format!("resolving {as_asked}"), e))?;
@@ -402,7 +448,7 @@ impl Engine {
             _ => (target, st),
         };
         let link_target = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-            let (t, _) = canonical(root.as_fd(), &cl.path, true)
+            let (t, _) = canonical(root.as_fd(), &at, true)
                 .map_err(|e| internal(&format!("resolving {as_asked}"), e))?;
             String::from_utf8_lossy(&t).into_owned()
         } else {
@@ -463,10 +509,17 @@ impl Engine {
         let lock = self.fs_locks.get(&c.id);
         let _held = lock.blocking_lock();
         let c = self.container(&c.id)?;
-        let root = self.write_view(&c)?;
+        let mut root = self.write_view(&c)?;
         let cl = clean(path);
+        let mut at = cl.path.clone();
+        if !c.state.status.is_active()
+            && let Some((bind_root, rest)) = self.stopped_bind(&c, &cl.path)?
+        {
+            self.check_writable(&c, &cl.path)?;
+            (root, at) = (bind_root, rest);
+        }
         let (dest, exists) =
-            canonical(root.as_fd(), &cl.path, true).map_err(|e| internal(&format!("resolving {path}"), e))?;
+            canonical(root.as_fd(), &at, true).map_err(|e| internal(&format!("resolving {path}"), e))?;
         if !exists {
             return Err(not_found(path, name));
         }
@@ -481,7 +534,9 @@ impl Engine {
         if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
             return Err(Error::InvalidArgument("extraction point is not a directory".into()));
         }
-        self.check_writable(&c, &dest)?;
+        if at == cl.path {
+            self.check_writable(&c, &dest)?;
+        }
         let owner = if opts.copy_uid_gid && !c.config.user.is_empty() {
             let via = PathBuf::from(format!("/proc/self/fd/{}", root.as_raw_fd()));
             let u = runtime::resolve_user(&via, &c.config.user, &[])
@@ -512,18 +567,11 @@ impl Engine {
     /// A container with a read-only root takes files only into its
     /// read-write bind mounts, as Docker's volumes.
     fn check_writable(&self, c: &Container, dest: &[u8]) -> Result<()> {
-        let under = |m: &str| {
-            let m = m.trim_end_matches('/').as_bytes();
-            dest == m || (dest.starts_with(m) && dest.get(m.len()) == Some(&b'/'))
-        };
-        for b in c.host_config.binds.iter().flatten() {
-            let parts: Vec<&str> = b.split(':').collect();
-            if parts.len() >= 2 && under(parts[1]) {
-                if parts.get(2).is_some_and(|o| o.split(',').any(|o| o == "ro")) {
-                    return Err(Error::InvalidArgument("mounted volume is marked read-only".into()));
-                }
-                return Ok(());
+        if let Some(m) = innermost_bind(c, dest) {
+            if !m.rw {
+                return Err(Error::InvalidArgument("mounted volume is marked read-only".into()));
             }
+            return Ok(());
         }
         if c.host_config.readonly_rootfs {
             return Err(Error::InvalidArgument("container rootfs is marked read-only".into()));
