@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Container benchmarks: berth side by side with Docker and Podman, each on
 # its own root and socket, all driven by the same docker CLI (bench/engines.sh):
-# `run --rm true`, `run -d` + `stop` + `rm`, `exec true`, `ps` with N running
+# `run --rm true`, `run -d` + `stop -t 0` (a kill) + `rm`, `exec true`, `ps` with N running
 # containers, daemon RSS idle and with N containers, per-container
 # supervisor memory (berth shim, containerd-shim, conmon). Medians of RUNS
 # runs, and how many times slower Docker and Podman are. Run as root.
@@ -26,7 +26,7 @@ timed() {
     local engine=$1; shift
     for _ in $(seq "$runs"); do
         local t0; t0=$(date +%s.%N)
-        on "$engine" "$@" >/dev/null
+        on "$engine" "$@" >/dev/null || bench_failed "$engine" "$@"
         echo "$(date +%s.%N) - $t0" | bc
     done | median
 }
@@ -40,7 +40,7 @@ supervisor() { echo "$1: RSS $(kb "$2" VmRSS status) kB, PSS $(kb "$2" Pss smaps
 
 echo "daemon idle RSS: $(daemons_rss)"
 compare "docker run --rm true" docker run --rm --network none $img true
-compare "run -d + stop + rm" bash -c "docker stop -t 1 \$(docker run -d --network none $img sleep 100) && docker rm \$(docker ps -aq)"
+compare "run -d + stop -t 0 + rm" bash -c "docker stop -t 0 \$(docker run -d --network none $img sleep 100) && docker rm \$(docker ps -aq)"
 for e in "${engines[@]}"; do on "$e" docker run -d --name target --network none $img sleep 1000 >/dev/null; done
 compare "exec true" docker exec target true
 for e in "${engines[@]}"; do

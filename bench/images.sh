@@ -25,7 +25,7 @@ time_op() {
         on "$engine" bash -c "$reset" >/dev/null 2>&1 || true
         sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
         local t0; t0=$(date +%s.%N)
-        on "$engine" "$@" >/dev/null
+        on "$engine" "$@" >/dev/null || bench_failed "$engine" "$@"
         echo "$(date +%s.%N) - $t0" | bc
     done | median
 }

@@ -26,6 +26,12 @@ const OP_PONG: u8 = 0xA;
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_PROTOCOL: u16 = 1002;
 
+/// How long a client gets to take the closing frame.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The protocol version this server speaks (`Sec-WebSocket-Version`).
+pub const VERSION: &str = "13";
+
 /// Largest output chunk sent as one message.
 const CHUNK: usize = 32 << 10;
 
@@ -257,10 +263,18 @@ pub(crate) async fn bridge<C, S>(
         () = output => {}
         () = input => {}
     }
-    let _ = out.send((OP_CLOSE, close_payload(CLOSE_NORMAL))).await;
-    drop(out);
+    // A client that stopped reading must not keep this task (and the shim's
+    // attach connection) forever.
+    let mut writer = writer;
+    let closing = async {
+        let _ = out.send((OP_CLOSE, close_payload(CLOSE_NORMAL))).await;
+        drop(out);
+        let _ = (&mut writer).await;
+    };
+    if tokio::time::timeout(CLOSE_TIMEOUT, closing).await.is_err() {
+        writer.abort();
+    }
     reader.abort();
-    let _ = writer.await;
 }
 
 #[cfg(test)]

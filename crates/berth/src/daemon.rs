@@ -61,9 +61,7 @@ fn log_defaults(opts: &DaemonOpts) -> anyhow::Result<engine::containers::config:
             o.split_once('=').ok_or_else(|| anyhow::anyhow!("invalid --log-opt {o:?}: want KEY=VALUE"))?;
         log.config.insert(k.into(), v.into());
     }
-    if !["", "json-file", "local", "none"].contains(&log.kind.as_str()) {
-        anyhow::bail!("logger: no log driver named '{}' is registered", log.kind);
-    }
+    engine::containers::bundle::log_limits(&log)?;
     Ok(log)
 }
 

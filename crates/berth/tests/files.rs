@@ -605,6 +605,9 @@ fn cp_with_a_stopped_container_goes_through_its_binds() {
     std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("in.txt"), "from the host\n").unwrap();
     std::fs::write(host.path().join("app.conf"), "setting=1\n").unwrap();
+    // Bound through a symlink on the host, as /etc/localtime usually is.
+    std::os::unix::fs::symlink(host.path().join("app.conf"), host.path().join("app-link.conf")).unwrap();
+    std::os::unix::fs::symlink("in.txt", data.join("link")).unwrap();
     ok(d.docker().args([
         "create",
         "--name",
@@ -612,7 +615,7 @@ fn cp_with_a_stopped_container_goes_through_its_binds() {
         "-v",
         &format!("{}:/newdir", data.display()),
         "-v",
-        &format!("{}:/etc/app.conf:ro", host.path().join("app.conf").display()),
+        &format!("{}:/etc/app.conf:ro", host.path().join("app-link.conf").display()),
         "-v",
         &format!("{}:/frozen:ro", data.display()),
         image,
@@ -625,6 +628,10 @@ fn cp_with_a_stopped_container_goes_through_its_binds() {
     assert_eq!(std::fs::read_to_string(out.path().join("in.txt")).unwrap(), "from the host\n");
     ok(d.docker().args(["cp", "binds:/etc/app.conf", &out_dir]));
     assert_eq!(std::fs::read_to_string(out.path().join("app.conf")).unwrap(), "setting=1\n");
+    assert!(!out.path().join("app.conf").is_symlink());
+    // A symlink inside the bind, followed with -L to its target in the bind.
+    ok(d.docker().args(["cp", "-L", "binds:/newdir/link", &out_dir]));
+    assert_eq!(std::fs::read_to_string(out.path().join("link")).unwrap(), "from the host\n");
     std::fs::write(out.path().join("new.txt"), "into the bind\n").unwrap();
     ok(d.docker().args(["cp", &out.path().join("new.txt").display().to_string(), "binds:/newdir/"]));
     assert_eq!(std::fs::read_to_string(data.join("new.txt")).unwrap(), "into the bind\n");

@@ -5,7 +5,7 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{Daemon, eventually, ok, run};
+use harness::{Daemon, eventually, fails, ok, run};
 
 /// `docker exec -t` and `docker run -t`, driven from a real pseudo-terminal
 /// (`script` allocates one): the process gets a tty of the client's size.
@@ -159,19 +159,31 @@ fn daemon_log_defaults_apply_to_containers_that_set_none() {
     ok(d2.docker().args(["run", "--name", "quiet", image, "echo", "hi"]));
     assert_eq!(ok(d2.docker().args(["inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "quiet"])), "none\n");
     let scratch = d.dir.path().join("bad");
-    let bad = std::process::Command::new(harness::BERTH)
-        .arg("daemon")
-        .arg("--root")
-        .arg(scratch.join("root"))
-        .arg("--exec-root")
-        .arg(scratch.join("run"))
-        .arg("-H")
-        .arg(format!("unix://{}", scratch.join("s.sock").display()))
-        .args(["--log-driver", "syslogish"])
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("no log driver named 'syslogish'"));
+    let bad_daemon = |args: &[&str]| {
+        let out = std::process::Command::new(harness::BERTH)
+            .arg("daemon")
+            .arg("--root")
+            .arg(scratch.join("root"))
+            .arg("--exec-root")
+            .arg(scratch.join("run"))
+            .arg("-H")
+            .arg(format!("unix://{}", scratch.join("s.sock").display()))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(bad_daemon(&["--log-driver", "syslogish"]).contains("no log driver named 'syslogish'"));
+    assert!(
+        bad_daemon(&["--log-opt", "max_size=1m"])
+            .contains("unknown log opt 'max_size' for json-file log driver")
+    );
+    assert!(bad_daemon(&["--log-opt", "max-size=lots"]).contains("invalid log size: lots"));
+    // A container's own options are checked when it is created.
+    // (d2's daemon default is the none driver.)
+    let (_, err) = fails(d2.docker().args(["create", "--log-opt", "max_size=1m", image, "true"]));
+    assert!(err.contains("unknown log opt 'max_size' for none log driver"), "{err}");
 }
 
 #[test]

@@ -23,13 +23,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic_mode(path, bytes, 0o644)
 }
 
-/// [`write_atomic`] with the file's permission bits (before the umask).
+/// [`write_atomic`] with the file's permission bits (exactly these,
+/// whatever the umask).
 pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let dir = path.parent().expect("an atomic write target has a parent directory");
     let tmp = dir.join(format!(".tmp-{}", random_name()));
     let result = (|| {
         let mut f = File::options().write(true).create_new(true).mode(mode).open(&tmp)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;

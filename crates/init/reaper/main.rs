@@ -43,6 +43,8 @@ extern "C" fn start(stack: *const usize) -> ! {
     sys::become_subreaper();
     let child = sys::fork();
     if child == 0 {
+        // Still with every signal blocked, SIGTTOU included.
+        sys::own_foreground_group();
         sys::set_sigmask(original);
         // SAFETY: the tail of argv is NULL-terminated, as is envp.
         unsafe { exec_path(argv.add(first), envp) }
@@ -125,14 +127,18 @@ fn fail(program: &[u8], err: isize) -> ! {
 }
 
 fn die(parts: &[&[u8]], code: i32) -> ! {
-    let mut buf = [0u8; 512];
+    // One write when the line fits (so lines from several processes do not
+    // interleave), else part by part.
+    let mut buf = [0u8; 1024];
     let mut line: [&[u8]; 8] = [b""; 8];
     line[0] = b"docker-init: ";
     let n = parts.len().min(6);
     line[1..=n].copy_from_slice(&parts[..n]);
     line[n + 1] = b"\n";
-    let len = join(&mut buf, &line[..n + 2]).unwrap_or(0);
-    sys::write(2, &buf[..len]);
+    match join(&mut buf, &line[..n + 2]) {
+        Some(len) => sys::write(2, &buf[..len]),
+        None => line[..n + 2].iter().for_each(|part| sys::write(2, part)),
+    }
     sys::exit(code)
 }
 

@@ -16,6 +16,9 @@ mod nr {
     pub const KILL: usize = 62;
     pub const RT_SIGTIMEDWAIT: usize = 128;
     pub const PRCTL: usize = 157;
+    pub const GETPID: usize = 39;
+    pub const SETPGID: usize = 109;
+    pub const IOCTL: usize = 16;
 }
 
 #[cfg(target_arch = "aarch64")]
@@ -29,6 +32,9 @@ mod nr {
     pub const KILL: usize = 129;
     pub const RT_SIGTIMEDWAIT: usize = 137;
     pub const PRCTL: usize = 167;
+    pub const GETPID: usize = 172;
+    pub const SETPGID: usize = 154;
+    pub const IOCTL: usize = 29;
 }
 
 /// Result of a system call: the value, or the error number negated.
@@ -81,6 +87,8 @@ pub const SIGCHLD: usize = 17;
 const SIG_SETMASK: usize = 2;
 const WNOHANG: usize = 1;
 const PR_SET_CHILD_SUBREAPER: usize = 36;
+/// `tcsetpgrp`'s ioctl (the same number on x86_64 and aarch64).
+const TIOCSPGRP: usize = 0x5410;
 
 /// A kernel signal set (64 signals).
 pub type SigSet = u64;
@@ -143,6 +151,20 @@ pub fn reap() -> (Ret, i32) {
 pub fn kill(pid: Ret, sig: isize) {
     // SAFETY: kill takes plain integers.
     unsafe { syscall4(nr::KILL, pid as usize, sig as usize, 0, 0) };
+}
+
+/// Makes the calling process the leader of a new process group and, when
+/// stdin is the controlling terminal, that terminal's foreground group, so
+/// the keys ^C and ^Z signal the command alone (the reaper forwards what it
+/// gets itself). With SIGTTOU blocked, a background group may do this.
+pub fn own_foreground_group() {
+    // SAFETY: getpid, setpgid and ioctl(TIOCSPGRP) with a pointer to a valid
+    // int; without a terminal the ioctl fails harmlessly (ENOTTY).
+    unsafe {
+        syscall4(nr::SETPGID, 0, 0, 0, 0);
+        let pgid = syscall4(nr::GETPID, 0, 0, 0, 0) as i32;
+        syscall4(nr::IOCTL, 0, TIOCSPGRP, &pgid as *const i32 as usize, 0);
+    }
 }
 
 /// Adopts the orphans of our descendants when we are not PID 1 (as with

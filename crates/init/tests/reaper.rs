@@ -132,3 +132,13 @@ fn orphans_are_reaped() {
 fn terminate(pid: u32) {
     assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
 }
+
+#[test]
+fn the_command_leads_its_own_process_group() {
+    // Field 5 of /proc/PID/stat is the process group.
+    let o = run(&["--", "sh", "-c", "echo $$; cut -d' ' -f5 /proc/$$/stat"]);
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0], lines[1], "the command's pid and process group");
+}

@@ -35,10 +35,20 @@ pub fn drop_clean_file_pages() {
 }
 
 /// The address ranges of private, read-only (`r--p`, `r-xp`), file-backed
-/// mappings with no anonymous pages, from the text of `/proc/PID/smaps`.
+/// mappings without a single private page, in memory or swapped out, from
+/// the text of `/proc/PID/smaps`. (Relocated read-only data, such as a
+/// library's GOT, is private: in memory it shows as `Anonymous`, swapped out
+/// as `Swap`; dropping it would bring back the unrelocated file page.)
 fn clean_file_mappings(smaps: &str) -> Vec<(usize, usize)> {
+    struct Block {
+        range: (usize, usize),
+        candidate: bool,
+        anonymous: Option<u64>,
+        swap: Option<u64>,
+    }
+    let keep = |b: &Block| b.candidate && b.anonymous == Some(0) && b.swap == Some(0);
     let mut found = Vec::new();
-    let mut candidate: Option<(usize, usize)> = None;
+    let mut block: Option<Block> = None;
     for line in smaps.lines() {
         let mut fields = line.split_whitespace();
         let Some(first) = fields.next() else { continue };
@@ -46,15 +56,28 @@ fn clean_file_mappings(smaps: &str) -> Vec<(usize, usize)> {
             && let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16))
         {
             // A mapping's header: range, perms, offset, dev, inode, path.
+            if let Some(b) = block.take().filter(keep) {
+                found.push(b.range);
+            }
             let perms = fields.next().unwrap_or("");
             let path = fields.nth(3).unwrap_or("");
-            candidate = (matches!(perms, "r--p" | "r-xp") && path.starts_with('/')).then_some((start, end));
-        } else if first == "Anonymous:"
-            && let Some(range) = candidate.take()
-            && fields.next() == Some("0")
-        {
-            found.push(range);
+            block = Some(Block {
+                range: (start, end),
+                candidate: matches!(perms, "r--p" | "r-xp") && path.starts_with('/'),
+                anonymous: None,
+                swap: None,
+            });
+        } else if let Some(b) = block.as_mut() {
+            let kb = || fields.clone().next().and_then(|v| v.parse().ok());
+            match first {
+                "Anonymous:" => b.anonymous = kb(),
+                "Swap:" => b.swap = kb(),
+                _ => {}
+            }
         }
+    }
+    if let Some(b) = block.filter(keep) {
+        found.push(b.range);
     }
     found
 }
@@ -76,17 +99,26 @@ mod tests {
 55d0-55e0 r--p 00000000 fe:00 12 /usr/bin/berth
 Rss:                  40 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 55e0-55f0 r-xp 00010000 fe:00 12 /usr/bin/berth
 Anonymous:             0 kB
+Swap:                  0 kB
 55f0-5600 r--p 00020000 fe:00 12 /usr/bin/berth
 Anonymous:            12 kB
-5600-5610 rw-p 00030000 fe:00 12 /usr/bin/berth
+Swap:                  0 kB
+5600-5610 r--p 00030000 fe:00 13 /usr/lib/libm.so.6
 Anonymous:             0 kB
-5610-5620 r-xp 00000000 00:00 0 [vdso]
+Swap:                  8 kB
+5610-5620 rw-p 00030000 fe:00 12 /usr/bin/berth
 Anonymous:             0 kB
-5620-5630 rw-p 00000000 00:00 0 [heap]
-Anonymous:             8 kB
+Swap:                  0 kB
+5620-5630 r-xp 00000000 00:00 0 [vdso]
+Anonymous:             0 kB
+Swap:                  0 kB
+5630-5640 r-xp 00000000 fe:00 14 /usr/lib/libc.so.6
+Anonymous:             0 kB
 ";
+        // The last has no Swap line: not known to be clean, kept.
         assert_eq!(super::clean_file_mappings(smaps), [(0x55d0, 0x55e0), (0x55e0, 0x55f0)]);
     }
 }

@@ -131,6 +131,15 @@ pub(crate) async fn attach_websocket(ctx: &Ctx, name: &str, req: Request<Incomin
             "a websocket upgrade (Upgrade: websocket, Sec-WebSocket-Key) is required",
         ));
     };
+    if headers.get(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v != crate::websocket::VERSION) {
+        let mut resp = crate::server::json_status(
+            StatusCode::UPGRADE_REQUIRED,
+            &json!({"message": "unsupported websocket version: this server speaks version 13"}),
+        );
+        resp.headers_mut()
+            .insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static(crate::websocket::VERSION));
+        return Ok(resp);
+    }
     let accept = crate::websocket::accept_key(key);
     // Before API 1.42 Docker attached every stream whatever was asked.
     let (stdin, stdout, stderr) = if ctx.version < (1, 42) {

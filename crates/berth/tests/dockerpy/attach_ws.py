@@ -69,6 +69,19 @@ try:
 except docker.errors.APIError as e:
     assert e.status_code == 400, e
 
+# Another protocol version: 426, naming the one spoken.
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.connect(host[len("unix://"):])
+sock.sendall(
+    f"GET /v1.50/containers/{c.id}/attach/ws?stream=1 HTTP/1.1\r\nHost: localhost\r\n"
+    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 8\r\n\r\n".encode()
+)
+answer = sock.recv(4096).decode()
+assert answer.startswith("HTTP/1.1 426"), answer
+assert "sec-websocket-version: 13" in answer.lower(), answer
+sock.close()
+
 c.remove()
 c2.remove()
 print("all websocket checks passed")

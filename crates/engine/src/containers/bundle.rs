@@ -47,6 +47,46 @@ pub fn resolv_conf(host: &str) -> String {
     out
 }
 
+/// A log configuration as the shim applies it.
+pub struct LogLimits {
+    pub driver: &'static str,
+    pub max_size: u64,
+    pub max_file: u64,
+}
+
+/// Checks a log driver and its options (a container's, or the daemon's
+/// defaults) as Docker does, and gives the bounds; unset bounds are
+/// berth's defaults (Docker's are unbounded).
+pub fn log_limits(cfg: &super::config::LogConfig) -> Result<LogLimits> {
+    let (driver, known): (&'static str, &[&str]) = match cfg.kind.as_str() {
+        "" | "json-file" => (
+            "json-file",
+            &["max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag"],
+        ),
+        "local" => ("local", &["max-size", "max-file", "compress"]),
+        "none" => ("none", &[]),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "logger: no log driver named '{other}' is registered"
+            )));
+        }
+    };
+    if let Some(k) = cfg.config.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(Error::InvalidArgument(format!("unknown log opt '{k}' for {driver} log driver")));
+    }
+    let max_size =
+        cfg.config.get("max-size").map(|s| log_size(s)).transpose()?.unwrap_or(DEFAULT_LOG_MAX_SIZE);
+    let max_file = match cfg.config.get("max-file") {
+        Some(n) => n
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| Error::InvalidArgument(format!("invalid max-file: {n}")))?,
+        None => DEFAULT_LOG_MAX_FILE,
+    };
+    Ok(LogLimits { driver, max_size, max_file })
+}
+
 /// Parses a size option of `--log-opt` (`10m`, `1g`, `512k`, bytes).
 pub fn log_size(s: &str) -> Result<u64> {
     let t = s.trim().to_ascii_lowercase();
@@ -77,27 +117,7 @@ impl Engine {
 
     /// The shim's log settings for `c`: driver, path and bounds.
     pub(crate) fn log_settings(&self, c: &Container) -> Result<serde_json::Value> {
-        let cfg = &c.host_config.log_config;
-        let driver = match cfg.kind.as_str() {
-            "" | "json-file" => "json-file",
-            "local" => "local",
-            "none" => "none",
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "logger: no log driver named '{other}' is registered"
-                )));
-            }
-        };
-        let max_size =
-            cfg.config.get("max-size").map(|s| log_size(s)).transpose()?.unwrap_or(DEFAULT_LOG_MAX_SIZE);
-        let max_file = match cfg.config.get("max-file") {
-            Some(n) => n
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| Error::InvalidArgument(format!("invalid max-file: {n}")))?,
-            None => DEFAULT_LOG_MAX_FILE,
-        };
+        let LogLimits { driver, max_size, max_file } = log_limits(&c.host_config.log_config)?;
         let path = self.container_dir(&c.id).join(format!("{}-json.log", c.id));
         Ok(serde_json::json!({"driver": driver, "path": path, "max_size": max_size, "max_file": max_file}))
     }

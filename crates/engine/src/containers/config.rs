@@ -153,6 +153,11 @@ impl<'a> Bind<'a> {
         if !destination.starts_with('/') {
             return Err(format!("invalid volume specification: '{b}': mount path must be absolute"));
         }
+        if destination.trim_end_matches('/').is_empty() {
+            return Err(format!(
+                "invalid volume specification: '{b}': invalid mount config for type \"bind\": invalid specification: destination can't be '/'"
+            ));
+        }
         Ok(Bind { source, destination, options })
     }
 

@@ -321,16 +321,18 @@ impl Engine {
 
     /// The container's root for writing: a running container's own, a
     /// stopped one's overlay with its writable layer on top.
-    fn write_view(&self, c: &Container) -> Result<OwnedFd> {
+    /// Also says whether the view is the running container's.
+    fn write_view(&self, c: &Container) -> Result<(OwnedFd, bool)> {
         if let Some(fd) = self.running_root(c, view::running)? {
-            return Ok(fd);
+            return Ok((fd, true));
         }
         let dir = self.container_dir(&c.id);
         let (upper, work) = (dir.join("upper"), dir.join("work"));
         std::fs::create_dir_all(&work).map_err(|e| internal("preparing the container's file system", e))?;
         let lower = self.image_layers_top_first(c)?;
-        view::overlay(&lower, Some((&upper, &work)))
-            .map_err(|e| internal("mounting the container's file system", e))
+        let fd = view::overlay(&lower, Some((&upper, &work)))
+            .map_err(|e| internal("mounting the container's file system", e))?;
+        Ok((fd, false))
     }
 
     /// `open` of a running container's root (`None` when it is not
@@ -353,27 +355,32 @@ impl Engine {
     }
 
     /// For a stopped container, the bind mount that `path` (clean,
-    /// absolute) lies in, as a root for the rest of the path and that rest:
+    /// absolute) lies in, as a root for the rest of the path, that rest, and
+    /// the bind's destination:
     /// Docker mounts a stopped container's volumes for `cp`. (A symlink in
     /// the image that leads into a bind's destination is not followed there.)
-    fn stopped_bind(&self, c: &Container, path: &[u8]) -> Result<Option<(OwnedFd, Vec<u8>)>> {
+    fn stopped_bind(&self, c: &Container, path: &[u8]) -> Result<Option<(OwnedFd, Vec<u8>, String)>> {
         let Some(m) = innermost_bind(c, path) else { return Ok(None) };
         let rest = &path[m.destination.trim_end_matches('/').len()..];
-        let source = std::path::Path::new(&m.source);
+        // Followed as the mount follows it (`-v /etc/localtime:…` is
+        // usually a symlink on the host); the administrator chose it.
+        let source = std::fs::canonicalize(&m.source)
+            .map_err(|e| internal(&format!("resolving bind source {}", m.source), e))?;
+        let source = source.as_path();
         let open = |dir: &std::path::Path| {
             rfs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
                 .map_err(|e| internal(&format!("opening bind source {}", dir.display()), io::Error::from(e)))
         };
         if source.is_dir() {
             let rest = if rest.is_empty() { b"/".to_vec() } else { rest.to_vec() };
-            return Ok(Some((open(source)?, rest)));
+            return Ok(Some((open(source)?, rest, m.destination)));
         }
         // A bound file: found in its directory, under its own name.
         match (source.parent(), source.file_name()) {
             (Some(dir), Some(file)) if rest.is_empty() => {
                 let mut rest = b"/".to_vec();
                 rest.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(file));
-                Ok(Some((open(dir)?, rest)))
+                Ok(Some((open(dir)?, rest, m.destination)))
             }
             _ => Ok(None),
         }
@@ -393,10 +400,11 @@ impl Engine {
         let cl = clean(path);
         // Where to look under `root`: the path, or its rest in a bind's source.
         let mut at = cl.path.clone();
-        let mut in_bind = false;
-        if !live && let Some((bind_root, rest)) = self.stopped_bind(&c, &cl.path)? {
-            (root, at, in_bind) = (bind_root, rest, true);
+        let mut bind_destination = None;
+        if !live && let Some((bind_root, rest, destination)) = self.stopped_bind(&c, &cl.path)? {
+            (root, at, bind_destination) = (bind_root, rest, Some(destination));
         }
+        let in_bind = bind_destination.is_some();
         let as_asked = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
         let io_err = |e: Errno| match e {
             Errno::NOENT => not_found(path, name),
@@ -448,8 +456,14 @@ impl Engine {
             _ => (target, st),
         };
         let link_target = if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-            let (t, _) = canonical(root.as_fd(), &at, true)
+            let (mut t, _) = canonical(root.as_fd(), &at, true)
                 .map_err(|e| internal(&format!("resolving {as_asked}"), e))?;
+            if let Some(destination) = &bind_destination {
+                // Resolved within the bind's source: back to a container path.
+                let mut full = destination.trim_end_matches('/').as_bytes().to_vec();
+                full.extend_from_slice(if t == b"/" { b"" } else { &t });
+                t = full;
+            }
             String::from_utf8_lossy(&t).into_owned()
         } else {
             String::new()
@@ -509,15 +523,14 @@ impl Engine {
         let lock = self.fs_locks.get(&c.id);
         let _held = lock.blocking_lock();
         let c = self.container(&c.id)?;
-        let mut root = self.write_view(&c)?;
+        let (view, live) = self.write_view(&c)?;
         let cl = clean(path);
-        let mut at = cl.path.clone();
-        if !c.state.status.is_active()
-            && let Some((bind_root, rest)) = self.stopped_bind(&c, &cl.path)?
-        {
+        let (mut root, mut at) = (None, cl.path.clone());
+        if !live && let Some((bind_root, rest, _)) = self.stopped_bind(&c, &cl.path)? {
             self.check_writable(&c, &cl.path)?;
-            (root, at) = (bind_root, rest);
+            (root, at) = (Some(bind_root), rest);
         }
+        let root = root.as_ref().unwrap_or(&view);
         let (dest, exists) =
             canonical(root.as_fd(), &at, true).map_err(|e| internal(&format!("resolving {path}"), e))?;
         if !exists {
@@ -538,7 +551,8 @@ impl Engine {
             self.check_writable(&c, &dest)?;
         }
         let owner = if opts.copy_uid_gid && !c.config.user.is_empty() {
-            let via = PathBuf::from(format!("/proc/self/fd/{}", root.as_raw_fd()));
+            // Users are the container's, whatever the files go into.
+            let via = PathBuf::from(format!("/proc/self/fd/{}", view.as_raw_fd()));
             let u = runtime::resolve_user(&via, &c.config.user, &[])
                 .map_err(|e| Error::InvalidArgument(format!("looking up user {}: {e}", c.config.user)))?;
             image::layer::Owner::Fixed(u.uid, u.gid)

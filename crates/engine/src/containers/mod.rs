@@ -195,6 +195,7 @@ impl Engine {
                 log.config.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
+        bundle::log_limits(log)?;
         if host_config.shm_size == 0 {
             host_config.shm_size = 64 << 20;
         }

@@ -314,5 +314,8 @@ mod tests {
         assert!(m.options.iter().any(|o| o == "ro"));
         assert!(bind_mount("vol:/data").is_err());
         assert!(bind_mount(&format!("{src}:rel")).is_err());
+        assert!(
+            bind_mount(&format!("{src}:/")).unwrap_err().to_string().contains("destination can't be '/'")
+        );
     }
 }
