@@ -243,21 +243,21 @@ pub(crate) async fn bridge<C, S>(
     // Input ends with the client's close (or its connection), or when it
     // types the detach keys; either way the client is gone.
     let input = async {
-        match &detach_keys {
-            Some(keys) => {
-                let detached =
-                    crate::detach::copy_until_detach(input_r, &mut shim_w, keys).await.unwrap_or(false);
-                if !detached {
+        let mut input_r = input_r;
+        if let Some(keys) = &detach_keys {
+            match crate::detach::copy_until_detach(&mut input_r, &mut shim_w, keys).await {
+                Ok(true) => return,
+                Ok(false) => {
                     let _ = shim_w.shutdown().await;
+                    return;
                 }
-            }
-            // Not attached to stdin: input is discarded, but still read so
-            // pings and the close are seen.
-            None => {
-                let mut input_r = input_r;
-                let _ = tokio::io::copy(&mut input_r, &mut tokio::io::sink()).await;
+                // The container's stdin is gone; its output may go on.
+                Err(_) => {}
             }
         }
+        // Input nobody takes is discarded, but still read so pings and the
+        // close are seen.
+        let _ = tokio::io::copy(&mut input_r, &mut tokio::io::sink()).await;
     };
     tokio::select! {
         () = output => {}

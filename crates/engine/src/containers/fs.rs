@@ -74,8 +74,10 @@ pub struct CommitRequest {
 #[derive(Debug)]
 pub struct Archive {
     pub stat: PathStat,
-    /// Keeps the view (for a stopped container, its overlay mount) alive.
+    /// Keeps the view (for a stopped container, its overlay mount) alive,
+    /// and a stopped container from starting meanwhile.
     _root: OwnedFd,
+    _guard: Option<FsGuard>,
     target: Target,
     /// The name of the top entry (`hostname`, `apk`, `.`).
     archive_name: Vec<u8>,
@@ -85,6 +87,22 @@ pub struct Archive {
 #[derive(Debug)]
 pub struct Export {
     root: OwnedFd,
+    _guard: Option<FsGuard>,
+}
+
+/// Held while a stopped container's layer is in use (see [`FsLocks`]).
+type FsGuard = tokio::sync::OwnedMutexGuard<()>;
+
+/// A path found for reading: its container, the view it was found in
+/// (with the lock for a stopped one), the node, its stat and the name of
+/// its top entry in an archive.
+struct Located {
+    c: Container,
+    root: OwnedFd,
+    guard: Option<FsGuard>,
+    target: Target,
+    stat: PathStat,
+    archive_name: Vec<u8>,
 }
 
 /// Where a path led: the node `name` in a directory, or a directory itself
@@ -95,9 +113,10 @@ enum Target {
     Dir(OwnedFd),
 }
 
-/// Per-container locks over its writable layer: writes into a container,
-/// commits and starts take them, so a stopped container's layer is never
-/// mounted twice (a copy's overlay and the starting container's).
+/// Per-container locks over its writable layer: starts, commits, and copies
+/// and exports that mount a stopped container's layer take them, so the
+/// layer is never mounted twice (a copy's overlay and the starting
+/// container's).
 #[derive(Debug, Default)]
 pub struct FsLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
@@ -307,16 +326,20 @@ fn base_name(raw: &str) -> String {
 
 impl Engine {
     /// The container's root for reading: a running container as it sees
-    /// itself, a stopped one as its layers merged (read-only).
-    fn read_view(&self, c: &Container) -> Result<(OwnedFd, bool)> {
+    /// itself, a stopped one as its layers merged (read-only). For a stopped
+    /// one also the lock that keeps it from starting while the view (its
+    /// writable layer mounted as a lower one) is in use.
+    fn read_view(&self, c: &Container) -> Result<(OwnedFd, bool, Option<FsGuard>)> {
+        let guard = self.fs_locks.get(&c.id).blocking_lock_owned();
+        let c = &self.container(&c.id)?;
         if let Some(fd) = self.running_root(c, view::running)? {
-            return Ok((fd, true));
+            return Ok((fd, true, None));
         }
         let mut lower = vec![self.container_dir(&c.id).join("upper")];
         lower.extend(self.image_layers_top_first(c)?);
         let fd =
             view::overlay(&lower, None).map_err(|e| internal("mounting the container's file system", e))?;
-        Ok((fd, false))
+        Ok((fd, false, Some(guard)))
     }
 
     /// The container's root for writing: a running container's own, a
@@ -394,9 +417,9 @@ impl Engine {
     }
 
     /// Finds `path` for reading in container `name` (as the client named it).
-    fn locate(&self, name: &str, path: &str) -> Result<(Container, OwnedFd, Target, PathStat, Vec<u8>)> {
+    fn locate(&self, name: &str, path: &str) -> Result<Located> {
         let c = self.container(name)?;
-        let (mut root, live) = self.read_view(&c)?;
+        let (mut root, live, guard) = self.read_view(&c)?;
         let cl = clean(path);
         // Where to look under `root`: the path, or its rest in a bind's source.
         let mut at = cl.path.clone();
@@ -478,21 +501,21 @@ impl Engine {
         };
         // The root's contents come as `./…`, as for `dir/.`.
         let archive_name = if cl.dot || cl.path == b"/" { b".".to_vec() } else { name_asked.into_bytes() };
-        Ok((c, root, target, stat, archive_name))
+        Ok(Located { c, root, guard, target, stat, archive_name })
     }
 
     /// `HEAD /containers/{id}/archive`.
     pub fn stat_container_path(&self, name: &str, path: &str) -> Result<PathStat> {
-        Ok(self.locate(name, path)?.3)
+        Ok(self.locate(name, path)?.stat)
     }
 
     /// `GET /containers/{id}/archive`: the path's stat, and its tar to write.
     pub fn archive_container_path(&self, name: &str, path: &str) -> Result<Archive> {
-        let (c, root, target, stat, archive_name) = self.locate(name, path)?;
+        let Located { c, root, guard, target, stat, archive_name } = self.locate(name, path)?;
         let mut attrs = BTreeMap::new();
         attrs.insert("path".to_string(), path.to_string());
         self.container_event("archive-path", &c, attrs);
-        Ok(Archive { stat, _root: root, target, archive_name })
+        Ok(Archive { stat, _root: root, _guard: guard, target, archive_name })
     }
 
     /// `PUT /containers/{id}/archive`: extracts a tar into the directory
@@ -638,12 +661,15 @@ impl Engine {
     /// `GET /containers/{id}/export`: the container's root file system.
     pub fn export_container(&self, name: &str) -> Result<Export> {
         let c = self.container(name)?;
-        let root = match self.running_root(&c, view::running_rootfs)? {
-            Some(fd) => fd,
-            None => self.read_view(&self.container(&c.id)?)?.0,
+        let (root, guard) = match self.running_root(&c, view::running_rootfs)? {
+            Some(fd) => (fd, None),
+            None => {
+                let (fd, _, guard) = self.read_view(&c)?;
+                (fd, guard)
+            }
         };
         self.container_event("export", &c, BTreeMap::new());
-        Ok(Export { root })
+        Ok(Export { root, _guard: guard })
     }
 
     /// `POST /commit`: the container's changes as a new image on top of its
