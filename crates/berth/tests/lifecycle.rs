@@ -28,6 +28,15 @@ fn ttys_from_a_terminal() {
     );
     let out = ok(std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]));
     assert!(out.contains("20 70"), "run -t: {out:?}");
+    // With --init, the command's process group is the terminal's foreground
+    // one, not the reaper's (fields 5 and 8 of /proc/PID/stat: pgrp, tpgid),
+    // so the keys ^C and ^Z signal the command once.
+    let cmd = format!(
+        "DOCKER_HOST={} docker run --rm -t --init {image} sh -c 'cut -d\" \" -f5,8 /proc/$$/stat'",
+        d.host()
+    );
+    let out = ok(std::process::Command::new("script").args(["-qec", &cmd, "/dev/null"]));
+    assert_eq!(out.trim(), "2 2", "run -t --init: {out:?}");
     ok(d.docker().args(["rm", "-f", "box"]));
 }
 
