@@ -638,6 +638,15 @@ fn cp_with_a_stopped_container_goes_through_its_binds() {
     let (_, err) =
         fails(d.docker().args(["cp", &out.path().join("new.txt").display().to_string(), "binds:/frozen/"]));
     assert!(err.contains("mounted volume is marked read-only"), "{err}");
+    // Through a symlink in the container's own files that leads into a bind.
+    std::os::unix::fs::symlink("/newdir", out.path().join("tolink")).unwrap();
+    ok(d.docker().args(["cp", &out.path().join("tolink").display().to_string(), "binds:/tolink"]));
+    let via = tempfile::tempdir().unwrap();
+    ok(d.docker().args(["cp", "binds:/tolink/in.txt", &via.path().display().to_string()]));
+    assert_eq!(std::fs::read_to_string(via.path().join("in.txt")).unwrap(), "from the host\n");
+    std::fs::write(out.path().join("via.txt"), "through the link\n").unwrap();
+    ok(d.docker().args(["cp", &out.path().join("via.txt").display().to_string(), "binds:/tolink/"]));
+    assert_eq!(std::fs::read_to_string(data.join("via.txt")).unwrap(), "through the link\n");
     // Run, the container sees what was copied.
     assert_eq!(ok(d.docker().args(["start", "-a", "binds"])), "");
     ok(d.docker().args(["rm", "binds"]));

@@ -379,11 +379,28 @@ impl Engine {
 
     /// For a stopped container, the bind mount that `path` (clean,
     /// absolute) lies in, as a root for the rest of the path, that rest, and
-    /// the bind's destination:
-    /// Docker mounts a stopped container's volumes for `cp`. (A symlink in
-    /// the image that leads into a bind's destination is not followed there.)
-    fn stopped_bind(&self, c: &Container, path: &[u8]) -> Result<Option<(OwnedFd, Vec<u8>, String)>> {
-        let Some(m) = innermost_bind(c, path) else { return Ok(None) };
+    /// the bind's destination: Docker mounts a stopped container's volumes
+    /// for `cp`. A path that reaches a bind only through a symlink in the
+    /// image (`/link` → `/data`) is resolved in `view` first, with its last
+    /// component followed when `follow_last`.
+    fn stopped_bind(
+        &self,
+        c: &Container,
+        view: BorrowedFd<'_>,
+        path: &[u8],
+        follow_last: bool,
+    ) -> Result<Option<(OwnedFd, Vec<u8>, String)>> {
+        let (m, path) = match innermost_bind(c, path) {
+            Some(m) => (m, path.to_vec()),
+            None => {
+                let (canon, _) = canonical(view, path, follow_last)
+                    .map_err(|e| internal(&format!("resolving {}", String::from_utf8_lossy(path)), e))?;
+                match innermost_bind(c, &canon) {
+                    Some(m) => (m, canon),
+                    None => return Ok(None),
+                }
+            }
+        };
         let rest = &path[m.destination.trim_end_matches('/').len()..];
         // Followed as the mount follows it (`-v /etc/localtime:…` is
         // usually a symlink on the host); the administrator chose it.
@@ -424,7 +441,10 @@ impl Engine {
         // Where to look under `root`: the path, or its rest in a bind's source.
         let mut at = cl.path.clone();
         let mut bind_destination = None;
-        if !live && let Some((bind_root, rest, destination)) = self.stopped_bind(&c, &cl.path)? {
+        if !live
+            && let Some((bind_root, rest, destination)) =
+                self.stopped_bind(&c, root.as_fd(), &cl.path, cl.dot || cl.slash)?
+        {
             (root, at, bind_destination) = (bind_root, rest, Some(destination));
         }
         let in_bind = bind_destination.is_some();
@@ -549,8 +569,11 @@ impl Engine {
         let (view, live) = self.write_view(&c)?;
         let cl = clean(path);
         let (mut root, mut at) = (None, cl.path.clone());
-        if !live && let Some((bind_root, rest, _)) = self.stopped_bind(&c, &cl.path)? {
-            self.check_writable(&c, &cl.path)?;
+        if !live
+            && let Some((bind_root, rest, destination)) =
+                self.stopped_bind(&c, view.as_fd(), &cl.path, true)?
+        {
+            self.check_writable(&c, destination.as_bytes())?;
             (root, at) = (Some(bind_root), rest);
         }
         let root = root.as_ref().unwrap_or(&view);
