@@ -92,6 +92,8 @@ unsafe fn exec_path(argv: *const *const u8, envp: *const *const u8) -> ! {
     if program.contains(&b'/') {
         // SAFETY: per the contract.
         let err = unsafe { sys::execve(*argv, argv, envp) };
+        // SAFETY: argv[0] is a C string; argv and envp per the contract.
+        unsafe { retry_as_script(err, *argv, argv, envp) };
         fail(program, err);
     }
     // SAFETY: per the contract.
@@ -103,6 +105,8 @@ unsafe fn exec_path(argv: *const *const u8, envp: *const *const u8) -> ! {
         let Some(len) = join(&mut buf, &[dir, b"/", program, b"\0"]) else { continue };
         // SAFETY: buf[..len] is NUL-terminated; argv and envp per the contract.
         let err = unsafe { sys::execve(buf[..len].as_ptr(), argv, envp) };
+        // SAFETY: as above.
+        unsafe { retry_as_script(err, buf[..len].as_ptr(), argv, envp) };
         match err {
             e if e == -sys::ENOENT || e == -sys::ENOTDIR => {}
             e if e == -sys::EACCES => denied = true,
@@ -113,6 +117,35 @@ unsafe fn exec_path(argv: *const *const u8, envp: *const *const u8) -> ! {
         fail(program, -sys::EACCES);
     }
     die(&[b"exec: \"", program, b"\": executable file not found in $PATH"], 127);
+}
+
+/// execvp's rule for a file the kernel cannot run (`ENOEXEC`: a script
+/// without `#!`): run it with `/bin/sh`, as `/bin/sh FILE ARG...`. Returns
+/// only if that is not the case or the shell cannot run either.
+///
+/// # Safety
+/// `file` is a C string; `argv` and `envp` are NULL-terminated arrays of C
+/// strings.
+unsafe fn retry_as_script(err: isize, file: *const u8, argv: *const *const u8, envp: *const *const u8) {
+    if err != -sys::ENOEXEC {
+        return;
+    }
+    // Room for the shell, the file, the arguments and the NULL.
+    let mut shell_argv = [core::ptr::null::<u8>(); 1024];
+    shell_argv[0] = b"/bin/sh\0".as_ptr();
+    shell_argv[1] = file;
+    let mut i = 1;
+    // SAFETY: argv is NULL-terminated.
+    unsafe {
+        while !(*argv.add(i)).is_null() {
+            if i + 2 >= shell_argv.len() {
+                return;
+            }
+            shell_argv[i + 1] = *argv.add(i);
+            i += 1;
+        }
+        sys::execve(shell_argv[0], shell_argv.as_ptr(), envp);
+    }
 }
 
 fn fail(program: &[u8], err: isize) -> ! {

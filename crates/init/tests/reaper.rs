@@ -142,3 +142,22 @@ fn the_command_leads_its_own_process_group() {
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(lines[0], lines[1], "the command's pid and process group");
 }
+
+#[test]
+fn a_script_without_an_interpreter_line_runs_with_sh() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("plain-script");
+    std::fs::write(&script, "echo \"ran with $# args: $1\"\nexit 4\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = run(&["--", script.to_str().unwrap(), "first"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(o.stdout, b"ran with 1 args: first\n");
+    // Through PATH too.
+    let r = reaper();
+    let o = Command::new(&r.path)
+        .args(["--", "plain-script", "x", "y"])
+        .env("PATH", format!("/bin:{}", dir.path().display()))
+        .output()
+        .unwrap();
+    assert_eq!(o.stdout, b"ran with 2 args: x\n", "{}", stderr(&o));
+}
