@@ -175,3 +175,16 @@ fn containers_outlive_a_killed_daemon() {
         assert_no_leftovers(&d, id);
     }
 }
+
+#[test]
+fn entrypoint_reset_and_a_missing_workdir() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    // `--entrypoint ""` runs the command alone.
+    assert_eq!(ok(d.docker().args(["run", "--rm", "--entrypoint", "", image, "echo", "alone"])), "alone\n");
+    // A working directory that is not in the image is made.
+    assert_eq!(ok(d.docker().args(["run", "--rm", "-w", "/made/here", image, "pwd"])), "/made/here\n");
+}

@@ -281,11 +281,19 @@ impl ContainerConfig {
             env.push(e);
         }
         self.env = Some(env);
-        if self.entrypoint.is_none() {
-            self.entrypoint = list("Entrypoint");
-            if self.cmd.is_none() {
+        // Docker's rules: the image's command unless the user gave an
+        // entrypoint or a command; its entrypoint unless the user gave one
+        // (even an empty list); `--entrypoint ""` ([""]) means none at all.
+        if self.entrypoint.as_ref().is_none_or(Vec::is_empty) {
+            if self.cmd.as_ref().is_none_or(Vec::is_empty) {
                 self.cmd = list("Cmd");
             }
+            if self.entrypoint.is_none() {
+                self.entrypoint = list("Entrypoint");
+            }
+        }
+        if self.entrypoint.as_ref().is_some_and(|e| e.len() == 1 && e[0].is_empty()) {
+            self.entrypoint = None;
         }
         let text = |k: &str| img.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         if self.working_dir.is_empty() {
@@ -339,6 +347,25 @@ mod tests {
         let mut c: ContainerConfig = serde_json::from_value(json!({"Entrypoint": ["echo"]})).unwrap();
         c.merge_image(Some(&json!({"Cmd": ["sh"], "Entrypoint": ["/init"]})));
         assert_eq!(c.argv(), ["echo"]);
+    }
+
+    #[test]
+    fn an_empty_entrypoint_resets_the_image_one() {
+        let image = json!({"Cmd": ["sh"], "Entrypoint": ["/init"]});
+        // `--entrypoint "" echo hi`: the command alone.
+        let mut c: ContainerConfig =
+            serde_json::from_value(json!({"Entrypoint": [""], "Cmd": ["echo", "hi"]})).unwrap();
+        c.merge_image(Some(&image));
+        assert_eq!(c.argv(), ["echo", "hi"]);
+        assert_eq!(c.entrypoint, None);
+        // `--entrypoint ""` alone: nothing to run (the image's Cmd is not taken).
+        let mut c: ContainerConfig = serde_json::from_value(json!({"Entrypoint": [""]})).unwrap();
+        c.merge_image(Some(&image));
+        assert!(c.argv().is_empty());
+        // An empty list from an SDK keeps no entrypoint but takes the image's Cmd.
+        let mut c: ContainerConfig = serde_json::from_value(json!({"Entrypoint": []})).unwrap();
+        c.merge_image(Some(&image));
+        assert_eq!(c.argv(), ["sh"]);
     }
 
     #[test]
