@@ -38,7 +38,7 @@ pub fn parse(s: &str) -> Result<Vec<u8>, ApiError> {
 /// Copies `from` to `to` until end of input (returns `false`) or until the
 /// detach sequence was typed (returns `true`; the sequence itself is never
 /// forwarded). Bytes that begin the sequence are held back until it is
-/// either completed or broken, then sent as typed.
+/// either completed or broken, then sent as typed. With no keys, a plain copy.
 pub async fn copy_until_detach<R, W>(mut from: R, mut to: W, keys: &[u8]) -> std::io::Result<bool>
 where
     R: AsyncRead + Unpin,

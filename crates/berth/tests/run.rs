@@ -188,3 +188,41 @@ fn entrypoint_reset_and_a_missing_workdir() {
     // A working directory that is not in the image is made.
     assert_eq!(ok(d.docker().args(["run", "--rm", "-w", "/made/here", image, "pwd"])), "/made/here\n");
 }
+
+/// Without a tty, stdin is data: bytes that spell the detach keys
+/// (ctrl-p ctrl-q) go through, as with Docker.
+#[test]
+fn binary_stdin_without_a_tty_is_not_scanned_for_detach_keys() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let mut input: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+    input.extend_from_slice(&[0x10, 0x11, b'e', b'n', b'd']);
+    let mut child = d
+        .docker()
+        .args(["run", "--rm", "-i", image, "md5sum"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input).map(|_| input));
+    let out = child.wait_with_output().unwrap();
+    let input = writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    let md5 = std::process::Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            std::io::Write::write_all(c.stdin.as_mut().unwrap(), &input)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next(),
+        String::from_utf8_lossy(&md5.stdout).split_whitespace().next()
+    );
+}

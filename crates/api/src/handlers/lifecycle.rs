@@ -74,6 +74,14 @@ pub(crate) async fn wait(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
     Ok(streamed("application/json", body))
 }
 
+/// The detach keys watched for in a client's input: as Docker, only with a
+/// tty; without one, input is data (a binary upload may hold ctrl-p ctrl-q)
+/// and none are (an empty sequence never matches).
+fn detach_keys(c: &engine::containers::Container, asked: &str) -> Result<Vec<u8>, ApiError> {
+    let keys = crate::detach::parse(asked)?;
+    Ok(if c.config.tty { keys } else { Vec::new() })
+}
+
 /// `POST /containers/{id}/attach`: answers `101 UPGRADED` (or, for old
 /// clients that do not ask to upgrade, `200`) and then joins the client's
 /// connection to the container's stream from its shim.
@@ -81,7 +89,7 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
     let q = Query::of(&req);
     let c = ctx.engine.container(name)?;
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
-    let keys = crate::detach::parse(q.str("detachKeys"))?;
+    let keys = detach_keys(&c, q.str("detachKeys"))?;
     // Like Docker, a client's end of input closes the container's stdin only
     // for a StdinOnce container without a tty.
     let stdin_once = c.config.stdin_once && !c.config.tty;
@@ -147,7 +155,7 @@ pub(crate) async fn attach_websocket(ctx: &Ctx, name: &str, req: Request<Incomin
     } else {
         (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"))
     };
-    let keys = crate::detach::parse(q.str("detachKeys"))?;
+    let keys = detach_keys(&c, q.str("detachKeys"))?;
     let history = if q.bool("logs") && c.host_config.log_config.kind != "none" {
         let path = ctx.engine.container_dir(&c.id).join(format!("{}-json.log", c.id));
         let opts = LogOptions { stdout, stderr, since_nano: None, until_nano: None, tail: None };
