@@ -130,6 +130,10 @@ fn privileges_capabilities_and_seccomp() {
         "-U",
         "true",
     ]));
+    // AppArmor: unconfined is what berth runs; a profile it cannot apply is refused.
+    ok(d.docker().args(["run", "--rm", "--security-opt", "apparmor=unconfined", image, "true"]));
+    let o = run(d.docker().args(["run", "--rm", "--security-opt", "apparmor=docker-default", image, "true"]));
+    assert!(!o.status.success() && out(&o).contains("berth has no AppArmor support"), "{}", out(&o));
     // --cap-drop ALL: even root cannot chown.
     let o = run(d.docker().args(["run", "--rm", "--cap-drop", "ALL", image, "chown", "1000", "/tmp"]));
     assert!(!o.status.success(), "{}", out(&o));

@@ -150,6 +150,37 @@ fn users_limits_sysctls_and_devices() {
         .trim(),
         "500"
     );
+    // Execs get the container's limits and groups too, as Docker's do.
+    ok(d.docker().args([
+        "run",
+        "-d",
+        "--name",
+        "limited",
+        "--ulimit",
+        "nofile=512:1024",
+        "--oom-score-adj",
+        "300",
+        "--group-add",
+        "1234",
+        image,
+        "sleep",
+        "100",
+    ]));
+    assert_eq!(
+        ok(d.docker().args([
+            "exec",
+            "-u",
+            "nobody",
+            "limited",
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; id -G"
+        ]))
+        .split_whitespace()
+        .collect::<Vec<_>>(),
+        ["512", "1024", "300", "65534", "1234"]
+    );
+    ok(d.docker().args(["rm", "-f", "limited"]));
     let shm = ok(d.docker().args([
         "run",
         "--rm",

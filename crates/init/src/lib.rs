@@ -9,18 +9,8 @@
 //!
 //! The program itself is in `reaper/` and is freestanding: no libc, no
 //! loader, a few kilobytes, so it runs in any image, on any libc. The engine
-//! writes [`BINARY`] once under its root and bind-mounts it read-only at
-//! [`CONTAINER_PATH`].
+//! writes [`BINARY`] once under its root and hands its path to the runtime
+//! (`Spec::init`), which bind-mounts it read-only at `/sbin/docker-init`.
 
 /// The reaper's static executable.
 pub static BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/berth-init"));
-
-/// Where containers see the reaper (Docker's path, which tools look for).
-pub const CONTAINER_PATH: &str = "/sbin/docker-init";
-
-/// The container's argv with the reaper in front.
-pub fn wrap_args(args: &[String]) -> Vec<String> {
-    let mut wrapped = vec![CONTAINER_PATH.to_string(), "--".to_string()];
-    wrapped.extend_from_slice(args);
-    wrapped
-}

@@ -216,8 +216,8 @@ pub(crate) fn mount_dev_filesystems(
         if skip(dest) {
             continue;
         }
-        let target =
-            ensure_dest(root, dest, false).map_err(|e| InitError::os(format!("creating {dest}"), e))?;
+        let target = mounts::system_mount_point(root, dest)
+            .map_err(|e| InitError::os(format!("creating {dest}"), e))?;
         mounts::mount_fs(source, target.as_fd(), fstype, flags, &data)
             .map_err(|e| InitError::os(format!("mounting {fstype} on {dest}"), e))?;
     }

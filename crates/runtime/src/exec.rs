@@ -44,6 +44,7 @@ const NAMESPACES: &[(&str, libc::c_int)] = &[
 pub fn exec(container_pid: Pid, spec: &ExecSpec, stdio: Stdio) -> Result<Pid, RuntimeError> {
     process::check_single_threaded()?;
     let id = format!("container with init pid {}", container_pid.as_raw_nonzero());
+    let limits = (spec.rlimits.clone(), spec.oom_score_adj);
     let plan = ProcessPlan::new(
         &spec.args,
         &spec.env,
@@ -57,9 +58,20 @@ pub fn exec(container_pid: Pid, spec: &ExecSpec, stdio: Stdio) -> Result<Pid, Ru
     )?;
     let procs = cgroup_procs_files(container_pid)?;
     let joins = open_namespaces(container_pid)?;
+    // The init's root, taken before joining: entering a mount namespace
+    // sets the root to whatever is mounted topmost on that namespace's
+    // root, which need not be what the container's processes see.
+    let init_root = format!("/proc/{}/root", container_pid.as_raw_nonzero());
+    let init_root =
+        rustix::fs::open(&init_root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| RuntimeError::io("opening the container's root", &init_root, e))?;
     let (parent_chan, child_chan) = channel::pair().map_err(|e| RuntimeError::sys("socketpair", e))?;
 
     let enter = || -> Result<(), InitError> {
+        // Not dumpable until execve: nothing in the container may ptrace
+        // this process or open its /proc files while it is still berth.
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+            .map_err(|e| InitError::os("PR_SET_DUMPABLE", e))?;
         for file in &procs {
             std::fs::write(file, "0")
                 .map_err(|e| InitError::os(format!("joining cgroup {}", file.display()), e))?;
@@ -71,10 +83,13 @@ pub fn exec(container_pid: Pid, spec: &ExecSpec, stdio: Stdio) -> Result<Pid, Ru
             )
             .map_err(|e| InitError::os("joining the container's namespaces (setns)", e))?;
         }
+        rustix::process::fchdir(&init_root).map_err(|e| InitError::os("entering the container's root", e))?;
+        rustix::process::chroot(".")
+            .map_err(|e| InitError::os("entering the container's root (chroot)", e))?;
         Ok(())
     };
     let chan = child_chan.as_fd();
-    let child = || match run_child(chan, || exec_main(&plan, &stdio, chan)) {};
+    let child = || match run_child(chan, || exec_main(&plan, &limits, &stdio, chan)) {};
     let spawned = process::spawn(
         &id,
         &SpawnOptions { flags: 0, cgroup: None, intermediate: Some(&enter) },
@@ -88,10 +103,16 @@ pub fn exec(container_pid: Pid, spec: &ExecSpec, stdio: Stdio) -> Result<Pid, Ru
     Ok(Pid::from_raw(spawned.pid).expect("positive pid"))
 }
 
-fn exec_main(plan: &ProcessPlan, stdio: &Stdio, chan: BorrowedFd<'_>) -> Result<Infallible, InitError> {
+fn exec_main(
+    plan: &ProcessPlan,
+    (rlimits, oom_score_adj): &(Vec<crate::spec::Rlimit>, Option<i32>),
+    stdio: &Stdio,
+    chan: BorrowedFd<'_>,
+) -> Result<Infallible, InitError> {
     crate::sys::reset_signals();
     setup_stdio(stdio, &[chan.as_raw_fd()])?;
     wait_for_go(chan);
+    crate::process::init::apply_limits(rlimits, *oom_score_adj)?;
     become_process(plan, chan, false)
 }
 

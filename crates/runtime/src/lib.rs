@@ -44,18 +44,24 @@
 //!
 //! # Security notes
 //!
-//! * CVE-2019-5736: the runtime never re-executes `/proc/self/exe` in a
-//!   container; the container's init is a fork of the shim that execs the
-//!   container's own command, so no host binary is ever reachable through
-//!   the container's `/proc/<pid>/exe`. (The optional `--init` binary is
-//!   bind-mounted read-only.)
+//! * CVE-2019-5736 / CVE-2016-9962: the runtime never re-executes
+//!   `/proc/self/exe` in a container; the init and exec'd processes are
+//!   forks of the shim that exec the container's own command, and until
+//!   that `execve` they are not dumpable, so nothing in the container can
+//!   ptrace them or open their `/proc/<pid>/exe` (the host binary) or
+//!   memory. (The optional `--init` binary is bind-mounted read-only.)
 //! * CVE-2024-21626: the child closes every inherited descriptor right
 //!   after the fork, everything is `O_CLOEXEC`, all descriptors above 2 are
 //!   marked close-on-exec before `execve`, and the working directory is set
 //!   after `pivot_root`.
 //! * Mount destinations are resolved with `openat2(RESOLVE_IN_ROOT)` and
 //!   mounted through `/proc/self/fd`, so symlinks in the image cannot
-//!   redirect mounts to the host.
+//!   redirect mounts to the host; no mount may land on the container's root
+//!   itself, and `/proc`, `/sys`, `/dev` and their sub-mounts must be real
+//!   directories in the image (no symlinks), so procfs and sysfs are where
+//!   the masks expect them.
+//! * `exec` enters the init's root (`/proc/<pid>/root`, opened before
+//!   `setns`) rather than whatever is mounted topmost on the namespace's.
 
 pub mod caps;
 pub mod cgroups;

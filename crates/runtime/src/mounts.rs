@@ -187,6 +187,47 @@ pub(crate) fn ensure_dest(root: BorrowedFd<'_>, dest: &str, file: bool) -> io::R
     Ok(parent)
 }
 
+/// Where a mount goes: [`ensure_dest`], refusing the container's root
+/// itself. An image can make any path a symlink to `/`; a mount there would
+/// land on top of the root, under the process but over everything that
+/// later enters the mount namespace.
+pub(crate) fn mount_point(root: BorrowedFd<'_>, dest: &str, file: bool) -> io::Result<OwnedFd> {
+    let fd = ensure_dest(root, dest, file)?;
+    let (st, root_st) = (rustix::fs::fstat(&fd)?, rustix::fs::fstat(root)?);
+    if st.st_dev == root_st.st_dev && st.st_ino == root_st.st_ino {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("mount destination {dest} resolves to the container's root"),
+        ));
+    }
+    Ok(fd)
+}
+
+/// A mount point of the system file systems (`/proc`, `/sys`, `/dev`...):
+/// a real directory reached without any symlink, as runc requires, so an
+/// image cannot redirect procfs or sysfs to a place of its choosing.
+pub(crate) fn system_mount_point(root: BorrowedFd<'_>, dest: &str) -> io::Result<OwnedFd> {
+    mount_point(root, dest, false)?;
+    let rel = dest.trim_start_matches('/');
+    rustix::fs::openat2(
+        root,
+        if rel.is_empty() { "." } else { rel },
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::LOOP => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{dest} must be a directory in the image, not a symlink"),
+        ),
+        rustix::io::Errno::NOTDIR => {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{dest} must be a directory in the image"))
+        }
+        e => e.into(),
+    })
+}
+
 /// Mounts a filesystem (`proc`, `tmpfs`...) on an opened mount point.
 pub(crate) fn mount_fs(
     source: &str,
@@ -263,7 +304,7 @@ pub(crate) fn apply(root: BorrowedFd<'_>, m: &Mount) -> Result<(), InitError> {
     if opts.is_bind() {
         let is_dir = std::fs::metadata(&m.source).map_err(|e| fail("bind-mounting", e))?.is_dir();
         let target =
-            ensure_dest(root, &m.destination, !is_dir).map_err(|e| fail("creating mount point for", e))?;
+            mount_point(root, &m.destination, !is_dir).map_err(|e| fail("creating mount point for", e))?;
         let source = cstr(&m.source)?;
         sys::mount(
             Some(&source),
@@ -290,7 +331,7 @@ pub(crate) fn apply(root: BorrowedFd<'_>, m: &Mount) -> Result<(), InitError> {
         }
         return Ok(());
     }
-    let target = ensure_dest(root, &m.destination, false).map_err(|e| fail("creating mount point for", e))?;
+    let target = mount_point(root, &m.destination, false).map_err(|e| fail("creating mount point for", e))?;
     mount_fs(&m.source, target.as_fd(), &m.fstype, opts.flags, &opts.data)
         .map_err(|e| fail("mounting", e))?;
     if opts.propagation != 0 {

@@ -236,7 +236,7 @@ pub(crate) fn prepare(plan: &RootfsPlan<'_>) -> Result<(), InitError> {
         if user_dest(m.dest) {
             return Ok(());
         }
-        let fd = ensure_dest(root, m.dest, false).map_err(os(format!("creating {}", m.dest)))?;
+        let fd = mounts::system_mount_point(root, m.dest).map_err(os(format!("creating {}", m.dest)))?;
         mounts::mount_fs(m.source, fd.as_fd(), m.fstype, m.flags, m.data)
             .map_err(os(format!("mounting {} on {}", m.fstype, m.dest)))
     };
@@ -269,7 +269,7 @@ pub(crate) fn prepare(plan: &RootfsPlan<'_>) -> Result<(), InitError> {
 
 fn mount_sys(root: BorrowedFd<'_>, privileged: bool) -> Result<(), InitError> {
     let ro = if privileged { 0 } else { libc::MS_RDONLY };
-    let fd = ensure_dest(root, "/sys", false).map_err(os("creating /sys"))?;
+    let fd = mounts::system_mount_point(root, "/sys").map_err(os("creating /sys"))?;
     let flags = libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV | ro;
     match mounts::mount_fs("sysfs", fd.as_fd(), "sysfs", flags, "") {
         Ok(()) => Ok(()),
@@ -293,7 +293,7 @@ fn mount_sys(root: BorrowedFd<'_>, privileged: bool) -> Result<(), InitError> {
 fn mount_cgroupfs(root: BorrowedFd<'_>, hierarchy: &Hierarchy, privileged: bool) -> Result<(), InitError> {
     let ro = if privileged { 0 } else { libc::MS_RDONLY };
     let flags = libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV;
-    let fd = ensure_dest(root, "/sys/fs/cgroup", false).map_err(os("creating /sys/fs/cgroup"))?;
+    let fd = mounts::system_mount_point(root, "/sys/fs/cgroup").map_err(os("creating /sys/fs/cgroup"))?;
     match hierarchy {
         Hierarchy::V2 { .. } => mounts::mount_fs("cgroup", fd.as_fd(), "cgroup2", flags | ro, "")
             .map_err(os("mounting cgroup2 on /sys/fs/cgroup")),
@@ -304,7 +304,7 @@ fn mount_cgroupfs(root: BorrowedFd<'_>, hierarchy: &Hierarchy, privileged: bool)
             for m in v1 {
                 let Some(name) = m.path.file_name().and_then(|n| n.to_str()) else { continue };
                 let dest = format!("/sys/fs/cgroup/{name}");
-                let sub = ensure_dest(root, &dest, false).map_err(os(format!("creating {dest}")))?;
+                let sub = mounts::system_mount_point(root, &dest).map_err(os(format!("creating {dest}")))?;
                 mounts::mount_fs("cgroup", sub.as_fd(), "cgroup", flags | ro, &m.mount_options())
                     .map_err(os(format!("mounting cgroup {} on {dest}", m.mount_options())))?;
                 // `cpu` -> `cpu,cpuacct`, as hosts with joined hierarchies have.

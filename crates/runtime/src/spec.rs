@@ -36,6 +36,25 @@ pub const DEFAULT_MASKED_PATHS: &[&str] = &[
     "/sys/firmware",
 ];
 
+/// [`DEFAULT_MASKED_PATHS`], and each CPU's `thermal_throttle` directory
+/// (Docker masks those too since GHSA-6fw5-f8r9-fgfm: writable counters
+/// that leak host activity).
+fn default_masked_paths() -> Vec<String> {
+    let mut paths: Vec<String> = DEFAULT_MASKED_PATHS.iter().map(|s| s.to_string()).collect();
+    let cpus = std::fs::read_dir("/sys/devices/system/cpu").into_iter().flatten().flatten();
+    let mut throttles: Vec<String> = cpus
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let n = name.strip_prefix("cpu")?;
+            (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| format!("/sys/devices/system/cpu/{name}/thermal_throttle"))
+        })
+        .collect();
+    throttles.sort();
+    paths.extend(throttles);
+    paths
+}
+
 /// Paths Docker makes read-only in containers.
 pub const DEFAULT_READONLY_PATHS: &[&str] =
     &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
@@ -135,7 +154,7 @@ impl Spec {
             namespaces: Namespaces::default(),
             mounts: Vec::new(),
             readonly_rootfs: false,
-            masked_paths: DEFAULT_MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
+            masked_paths: default_masked_paths(),
             readonly_paths: DEFAULT_READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
             capabilities: caps::DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect(),
             privileged: false,
@@ -400,6 +419,12 @@ pub struct ExecSpec {
     pub seccomp: Seccomp,
     /// The process umask (`None`: 0022).
     pub umask: Option<u32>,
+    /// Resource limits, as the container's init has them (`--ulimit`).
+    #[serde(default)]
+    pub rlimits: Vec<Rlimit>,
+    /// The container's `oom_score_adj`, if it sets one.
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
 }
 
 impl ExecSpec {
@@ -416,6 +441,8 @@ impl ExecSpec {
             no_new_privileges: spec.no_new_privileges,
             seccomp: spec.seccomp.clone(),
             umask: spec.umask,
+            rlimits: spec.rlimits.clone(),
+            oom_score_adj: spec.oom_score_adj,
         }
     }
 }

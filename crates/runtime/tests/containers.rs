@@ -67,6 +67,7 @@ const CASES: &[Case] = &[
     ("devices_and_device_cgroup", devices_and_device_cgroup),
     ("privileged", privileged),
     ("start_twice_and_stdin", start_twice_and_stdin),
+    ("image_symlinks_cannot_redirect_mounts", image_symlinks_cannot_redirect_mounts),
 ];
 
 fn main() {
@@ -452,6 +453,11 @@ fn seccomp_filter_on_test_process() {
             }
             if rustix::process::getpid().as_raw_nonzero().get() <= 0 {
                 return 8;
+            }
+            // SAFETY: as above; io_uring is refused as by Docker 25+.
+            let uring = errno(unsafe { libc::syscall(libc::SYS_io_uring_setup, 1, 0) });
+            if uring != libc::EPERM {
+                return 9;
             }
             0
         })();
@@ -1059,4 +1065,33 @@ fn start_twice_and_stdin() {
     created.wait().unwrap();
     runtime::cleanup(&spec).unwrap();
     let _ = out.as_fd();
+}
+
+/// An image whose `/proc`, `/sys` or `/dev` is a symlink (to `/`, say) must
+/// not get procfs stacked where it chose, nor may any mount land on the
+/// container's root through a symlink: either would put a writable,
+/// unmasked procfs or a volume over the root that `exec` enters.
+fn image_symlinks_cannot_redirect_mounts() {
+    let env = case();
+    for (system, target) in [("proc", "/"), ("proc", "/etc"), ("sys", "/etc"), ("dev", "/etc")] {
+        let layer = env.dir.path().join(format!("layers/evil-{system}-{}", target.len()));
+        std::fs::create_dir_all(&layer).unwrap();
+        std::os::unix::fs::symlink(target, layer.join(system)).unwrap();
+        let err = expect_create_error(&env.spec_with_layers(&["true"], &[layer])).to_string();
+        let expected = if target == "/" {
+            format!("/{system} resolves to the container's root")
+        } else {
+            format!("/{system} must be a directory in the image, not a symlink")
+        };
+        assert!(err.contains(&expected), "{system} -> {target}: {err}");
+    }
+    let layer = env.dir.path().join("layers/evil-volume");
+    std::fs::create_dir_all(&layer).unwrap();
+    std::os::unix::fs::symlink("/", layer.join("data")).unwrap();
+    let mut spec = env.spec_with_layers(&["true"], &[layer]);
+    let host = env.dir.path().join("volume");
+    std::fs::create_dir_all(&host).unwrap();
+    spec.mounts.push(runtime::Mount::bind(host.display().to_string(), "/data", false));
+    let err = expect_create_error(&spec);
+    assert!(err.to_string().contains("resolves to the container's root"), "{err}");
 }

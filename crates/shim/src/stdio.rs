@@ -112,21 +112,43 @@ impl ProcIo {
 
     /// A pty from the container's own devpts instance (its `/dev/pts/ptmx`),
     /// so inside the container the tty has a name (`tty` prints
-    /// `/dev/pts/N`), as runc gives `docker exec -t`. The path is resolved
-    /// inside the container's root, never following a link out of it.
+    /// `/dev/pts/N`), as runc gives `docker exec -t`. The container controls
+    /// that path, and the shim is host root outside its device cgroup, so
+    /// the node is checked before it is opened: reached without symlinks, on
+    /// a devpts file system, the ptmx device (5:2). Anything else (a node
+    /// the container made for some host device) is never opened.
     pub fn pty_in(init_pid: i32, stdin: bool) -> io::Result<(ProcIo, Stdio)> {
         use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
+        const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
         let root = rustix::fs::open(
             format!("/proc/{init_pid}/root"),
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let master = openat2(
+        let node = openat2(
             &root,
             "dev/pts/ptmx",
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        let fs = rustix::fs::fstatfs(&node)?;
+        let st = rustix::fs::fstat(&node)?;
+        let is_ptmx = rustix::fs::FileType::from_raw_mode(st.st_mode)
+            == rustix::fs::FileType::CharacterDevice
+            && rustix::fs::major(st.st_rdev) == 5
+            && rustix::fs::minor(st.st_rdev) == 2;
+        if fs.f_type as i64 != DEVPTS_SUPER_MAGIC || !is_ptmx {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the container's /dev/pts/ptmx is not devpts's ptmx",
+            ));
+        }
+        // Reopened through the checked descriptor, not the path.
+        let master = rustix::fs::open(
+            format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&node)),
             OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
             Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         )?;
         Self::pty_with(master, stdin)
     }

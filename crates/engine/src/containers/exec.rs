@@ -194,10 +194,11 @@ fn exec_spec(bundle: &std::path::Path, cfg: &ExecConfig) -> Result<Value> {
         env.retain(|x| x.split('=').next() != Some(key));
         env.push(e.clone());
     }
+    // `exec -u` keeps the container's `--group-add`, as Docker's does.
     let user = if cfg.user.is_empty() {
         rt["user"].clone()
     } else {
-        json!({"Lookup": {"user": cfg.user, "group_add": []}})
+        json!({"Lookup": {"user": cfg.user, "group_add": rt["user"]["Lookup"]["group_add"].as_array().cloned().unwrap_or_default()}})
     };
     Ok(json!({
         "args": cfg.cmd,
@@ -209,5 +210,7 @@ fn exec_spec(bundle: &std::path::Path, cfg: &ExecConfig) -> Result<Value> {
         "no_new_privileges": rt["no_new_privileges"],
         "seccomp": if cfg.privileged { json!("Unconfined") } else { rt["seccomp"].clone() },
         "umask": rt["umask"],
+        "rlimits": rt["rlimits"],
+        "oom_score_adj": rt["oom_score_adj"],
     }))
 }

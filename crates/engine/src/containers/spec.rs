@@ -31,8 +31,8 @@ impl Engine {
             return Err(Error::InvalidArgument("No command specified".into()));
         }
         let h = &c.host_config;
-        let args = if h.init == Some(true) { init::wrap_args(&args) } else { args };
         let mut spec = Spec::docker_defaults(c.id.clone(), rootfs, args);
+        spec.init = (h.init == Some(true)).then(|| self.init_binary.clone());
         let mut env = c.config.env.clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
             env.insert(0, runtime::DEFAULT_PATH_ENV.to_string());
@@ -79,8 +79,16 @@ impl Engine {
                     })?;
                     spec.seccomp = Seccomp::Profile(profile);
                 }
-                // berth has no AppArmor or SELinux integration; unconfined is what it runs.
-                "apparmor" | "label" => {}
+                // berth has no AppArmor integration: it runs unconfined, and says
+                // so rather than pretend a profile applies.
+                "apparmor" if v == "unconfined" => {}
+                "apparmor" => {
+                    return Err(Error::InvalidArgument(format!(
+                        "AppArmor profile {v:?} cannot be applied: berth has no AppArmor support (only apparmor=unconfined)"
+                    )));
+                }
+                // SELinux labels: ignored, as Docker does on hosts without SELinux.
+                "label" => {}
                 _ => return Err(Error::InvalidArgument(format!("Invalid --security-opt: {opt:?}"))),
             }
         }
@@ -94,9 +102,6 @@ impl Engine {
             Mount::bind(hosts.display().to_string(), "/etc/hosts", h.readonly_rootfs),
             Mount::bind(resolv.display().to_string(), "/etc/resolv.conf", h.readonly_rootfs),
         ];
-        if h.init == Some(true) {
-            mounts.push(Mount::bind(self.init_binary.display().to_string(), init::CONTAINER_PATH, true));
-        }
         for b in h.binds.iter().flatten() {
             mounts.push(bind_mount(b)?);
         }

@@ -38,6 +38,10 @@ pub(crate) struct InitPlan<'a> {
 /// Body of the container's init; only returns an error.
 pub(crate) fn run(plan: &InitPlan<'_>, stdio: &Stdio, chan: BorrowedFd<'_>) -> Result<Infallible, InitError> {
     sys::reset_signals();
+    // Not dumpable until execve (which resets it): nothing in the container
+    // may ptrace the init or open its /proc files while it is still berth.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| InitError::os("PR_SET_DUMPABLE", e))?;
     rustix::process::umask(Mode::empty());
     let mut keep = vec![chan.as_raw_fd()];
     keep.extend(plan.joins.iter().map(|(fd, _)| fd.as_raw_fd()));
@@ -74,14 +78,21 @@ pub(crate) fn run(plan: &InitPlan<'_>, stdio: &Stdio, chan: BorrowedFd<'_>) -> R
                 .map_err(|e| InitError::os("setdomainname", e))?;
         }
     }
-    for limit in &spec.rlimits {
+    apply_limits(&spec.rlimits, spec.oom_score_adj)?;
+    become_process(&plan.process, chan, true)
+}
+
+/// The container's rlimits and `oom_score_adj`, for its init and its execs
+/// alike (while still root, before the user changes).
+pub(crate) fn apply_limits(rlimits: &[Rlimit], oom_score_adj: Option<i32>) -> Result<(), InitError> {
+    for limit in rlimits {
         set_rlimit(limit)?;
     }
-    if let Some(adj) = spec.oom_score_adj {
+    if let Some(adj) = oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| InitError::os("writing /proc/self/oom_score_adj", e))?;
     }
-    become_process(&plan.process, chan, true)
+    Ok(())
 }
 
 /// The rlimit named like Docker (`nofile`) or the kernel (`RLIMIT_NOFILE`).
