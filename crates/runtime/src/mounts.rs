@@ -290,6 +290,37 @@ pub(crate) fn make_readonly(target: BorrowedFd<'_>, recursive: bool) -> io::Resu
     remount(target, MS_RDONLY)
 }
 
+/// A bind mount made as a detached copy of `source`, moved onto `target`,
+/// and given its flags through its own descriptor: they land on this very
+/// mount, never on whatever the destination path names by then (a path
+/// another container sharing a parent volume could change meanwhile).
+fn bind_by_descriptor(source: &str, target: BorrowedFd<'_>, opts: &Options) -> io::Result<()> {
+    use rustix::mount::{MoveMountFlags, OpenTreeFlags};
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if opts.flags & MS_REC != 0 {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    let tree = rustix::mount::open_tree(rustix::fs::CWD, source, flags)?;
+    rustix::mount::move_mount(
+        tree.as_fd(),
+        "",
+        target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )?;
+    let extra = opts.flags & LOCKABLE & !MS_RDONLY;
+    if extra != 0 {
+        remount(tree.as_fd(), extra)?;
+    }
+    if opts.flags & MS_RDONLY != 0 {
+        make_readonly(tree.as_fd(), opts.recursive_readonly || opts.flags & MS_REC != 0)?;
+    }
+    if opts.propagation != 0 {
+        set_propagation(tree.as_fd(), opts.propagation)?;
+    }
+    Ok(())
+}
+
 /// Applies one of the spec's mounts inside the rootfs.
 pub(crate) fn apply(root: BorrowedFd<'_>, m: &Mount) -> Result<(), InitError> {
     let fail =
@@ -305,6 +336,12 @@ pub(crate) fn apply(root: BorrowedFd<'_>, m: &Mount) -> Result<(), InitError> {
         let is_dir = std::fs::metadata(&m.source).map_err(|e| fail("bind-mounting", e))?.is_dir();
         let target =
             mount_point(root, &m.destination, !is_dir).map_err(|e| fail("creating mount point for", e))?;
+        match bind_by_descriptor(&m.source, target.as_fd(), &opts) {
+            Ok(()) => return Ok(()),
+            // Before Linux 5.2: by path, below.
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
+            Err(e) => return Err(fail("bind-mounting", e)),
+        }
         let source = cstr(&m.source)?;
         sys::mount(
             Some(&source),
