@@ -67,6 +67,10 @@ async fn read_header<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<
         // Clients must mask every frame (section 5.1).
         return Err(protocol_error("unmasked client frame"));
     }
+    if b[0] & 0x70 != 0 {
+        // No extension was negotiated, so no reserved bit may be set.
+        return Err(protocol_error("reserved bits set"));
+    }
     let mut mask = [0u8; 4];
     r.read_exact(&mut mask).await?;
     Ok(Some(Header { fin: b[0] & 0x80 != 0, opcode: b[0] & 0x0f, len, mask }))
@@ -322,6 +326,16 @@ mod tests {
     #[tokio::test]
     async fn unmasked_client_frames_are_a_protocol_error() {
         let wire = [0x82u8, 1, b'x'];
+        let (mut input_w, _input_r) = tokio::io::duplex(1024);
+        let (out, mut frames) = mpsc::channel(8);
+        read_client(&wire[..], &mut input_w, out).await;
+        assert_eq!(frames.recv().await.unwrap(), (OP_CLOSE, close_payload(CLOSE_PROTOCOL)));
+    }
+
+    #[tokio::test]
+    async fn reserved_bits_are_a_protocol_error() {
+        let mut wire = masked(OP_BINARY, b"x");
+        wire[0] |= 0x40;
         let (mut input_w, _input_r) = tokio::io::duplex(1024);
         let (out, mut frames) = mpsc::channel(8);
         read_client(&wire[..], &mut input_w, out).await;
