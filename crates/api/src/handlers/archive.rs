@@ -49,7 +49,8 @@ fn stat_header(s: &PathStat) -> HeaderValue {
 pub(crate) async fn stat(ctx: &Ctx, id: &str, q: &Query) -> HandlerResult {
     let path = path_param(q)?;
     let id = id.to_string();
-    let stat = ctx.blocking(move |e| Ok(e.stat_container_path(&id, &path)?)).await?;
+    let guard = ctx.engine.lock_container_fs(&id).await?;
+    let stat = ctx.blocking(move |e| Ok(e.stat_container_path(&id, &path, guard)?)).await?;
     let mut r = full(StatusCode::OK, "text/plain; charset=utf-8", Bytes::new());
     r.headers_mut().remove(hyper::header::CONTENT_TYPE);
     r.headers_mut().insert(PATH_STAT_HEADER, stat_header(&stat));
@@ -61,7 +62,8 @@ pub(crate) async fn stat(ctx: &Ctx, id: &str, q: &Query) -> HandlerResult {
 pub(crate) async fn get(ctx: &Ctx, id: &str, q: &Query) -> HandlerResult {
     let path = path_param(q)?;
     let id = id.to_string();
-    let archive = ctx.blocking(move |e| Ok(e.archive_container_path(&id, &path)?)).await?;
+    let guard = ctx.engine.lock_container_fs(&id).await?;
+    let archive = ctx.blocking(move |e| Ok(e.archive_container_path(&id, &path, guard)?)).await?;
     let header = stat_header(&archive.stat);
     let (tx, body) = ChannelBody::new(8);
     tokio::task::spawn_blocking(move || {
@@ -97,7 +99,8 @@ pub(crate) async fn put(ctx: &Ctx, id: &str, req: Request<Incoming>) -> HandlerR
     };
     let mut reader = BodyReader::spawn(req.into_body());
     let id = id.to_string();
-    ctx.blocking(move |e| Ok(e.extract_to_container(&id, &path, &mut reader, opts)?)).await?;
+    let guard = ctx.engine.lock_container_fs(&id).await?;
+    ctx.blocking(move |e| Ok(e.extract_to_container(&id, &path, &mut reader, opts, guard)?)).await?;
     Ok(full(StatusCode::OK, "text/plain; charset=utf-8", Bytes::new()))
 }
 
@@ -154,7 +157,8 @@ pub(crate) async fn commit(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
 /// `GET /containers/{id}/export`: the root file system as a tar.
 pub(crate) async fn export(ctx: &Ctx, id: &str) -> HandlerResult {
     let id = id.to_string();
-    let export = ctx.blocking(move |e| Ok(e.export_container(&id)?)).await?;
+    let guard = ctx.engine.lock_container_fs(&id).await?;
+    let export = ctx.blocking(move |e| Ok(e.export_container(&id, guard)?)).await?;
     let (tx, body) = ChannelBody::new(8);
     tokio::task::spawn_blocking(move || {
         let writer = ChannelWriter::new(tx.clone());

@@ -90,8 +90,25 @@ pub struct Export {
     _guard: Option<FsGuard>,
 }
 
-/// Held while a stopped container's layer is in use (see [`FsLocks`]).
-type FsGuard = tokio::sync::OwnedMutexGuard<()>;
+/// A container's file-system lock, held (see [`FsLocks`]); taken with
+/// [`Engine::lock_container_fs`] and handed to the operation that needs it.
+#[derive(Debug)]
+pub struct FsGuard {
+    id: String,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl FsGuard {
+    /// Refuses a guard taken for another container (a programming error
+    /// the type cannot rule out).
+    fn check(&self, c: &Container) -> Result<()> {
+        if self.id == c.id {
+            Ok(())
+        } else {
+            Err(Error::Internal(format!("file-system lock of {} used for {}", self.id, c.id)))
+        }
+    }
+}
 
 /// A path found for reading: its container, the view it was found in
 /// (with the lock for a stopped one), the node, its stat and the name of
@@ -325,12 +342,20 @@ fn base_name(raw: &str) -> String {
 }
 
 impl Engine {
+    /// Takes the file-system lock of container `name`, waiting without
+    /// holding a thread; file operations and `commit` need it.
+    pub async fn lock_container_fs(&self, name: &str) -> Result<FsGuard> {
+        let id = self.container(name)?.id;
+        let held = self.fs_locks.get(&id).lock_owned().await;
+        Ok(FsGuard { id, _held: held })
+    }
+
     /// The container's root for reading: a running container as it sees
     /// itself, a stopped one as its layers merged (read-only). For a stopped
     /// one also the lock that keeps it from starting while the view (its
     /// writable layer mounted as a lower one) is in use.
-    fn read_view(&self, c: &Container) -> Result<(OwnedFd, bool, Option<FsGuard>)> {
-        let guard = self.fs_locks.get(&c.id).blocking_lock_owned();
+    fn read_view(&self, c: &Container, guard: FsGuard) -> Result<(OwnedFd, bool, Option<FsGuard>)> {
+        guard.check(c)?;
         let c = &self.container(&c.id)?;
         if let Some(fd) = self.running_root(c, view::running)? {
             return Ok((fd, true, None));
@@ -434,9 +459,9 @@ impl Engine {
     }
 
     /// Finds `path` for reading in container `name` (as the client named it).
-    fn locate(&self, name: &str, path: &str) -> Result<Located> {
+    fn locate(&self, name: &str, path: &str, guard: FsGuard) -> Result<Located> {
         let c = self.container(name)?;
-        let (mut root, live, guard) = self.read_view(&c)?;
+        let (mut root, live, guard) = self.read_view(&c, guard)?;
         let cl = clean(path);
         // Where to look under `root`: the path, or its rest in a bind's source.
         let mut at = cl.path.clone();
@@ -525,13 +550,13 @@ impl Engine {
     }
 
     /// `HEAD /containers/{id}/archive`.
-    pub fn stat_container_path(&self, name: &str, path: &str) -> Result<PathStat> {
-        Ok(self.locate(name, path)?.stat)
+    pub fn stat_container_path(&self, name: &str, path: &str, guard: FsGuard) -> Result<PathStat> {
+        Ok(self.locate(name, path, guard)?.stat)
     }
 
     /// `GET /containers/{id}/archive`: the path's stat, and its tar to write.
-    pub fn archive_container_path(&self, name: &str, path: &str) -> Result<Archive> {
-        let Located { c, root, guard, target, stat, archive_name } = self.locate(name, path)?;
+    pub fn archive_container_path(&self, name: &str, path: &str, guard: FsGuard) -> Result<Archive> {
+        let Located { c, root, guard, target, stat, archive_name } = self.locate(name, path, guard)?;
         let mut attrs = BTreeMap::new();
         attrs.insert("path".to_string(), path.to_string());
         self.container_event("archive-path", &c, attrs);
@@ -547,8 +572,9 @@ impl Engine {
         path: &str,
         content: &mut (dyn Read + Send),
         opts: ExtractOptions,
+        guard: FsGuard,
     ) -> Result<()> {
-        let result = self.extract(name, path, content, opts);
+        let result = self.extract(name, path, content, opts, &guard);
         if result.is_err() {
             let _ = io::copy(content, &mut io::sink());
         }
@@ -561,11 +587,10 @@ impl Engine {
         path: &str,
         content: &mut (dyn Read + Send),
         opts: ExtractOptions,
+        guard: &FsGuard,
     ) -> Result<()> {
         let c = self.container(name)?;
-        let lock = self.fs_locks.get(&c.id);
-        let _held = lock.blocking_lock();
-        let c = self.container(&c.id)?;
+        guard.check(&c)?;
         let (view, live) = self.write_view(&c)?;
         let cl = clean(path);
         let (mut root, mut at) = (None, cl.path.clone());
@@ -682,12 +707,12 @@ impl Engine {
     }
 
     /// `GET /containers/{id}/export`: the container's root file system.
-    pub fn export_container(&self, name: &str) -> Result<Export> {
+    pub fn export_container(&self, name: &str, guard: FsGuard) -> Result<Export> {
         let c = self.container(name)?;
         let (root, guard) = match self.running_root(&c, view::running_rootfs)? {
             Some(fd) => (fd, None),
             None => {
-                let (fd, _, guard) = self.read_view(&c)?;
+                let (fd, _, guard) = self.read_view(&c, guard)?;
                 (fd, guard)
             }
         };
@@ -729,10 +754,12 @@ impl Engine {
         let engine = self.clone();
         let id = c.id.clone();
         let tag2 = tag.clone();
-        let result =
-            tokio::task::spawn_blocking(move || engine.commit_blocking(&id, &img, &info, tag2.as_deref()))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()));
+        let guard = self.lock_container_fs(&c.id).await?;
+        let result = tokio::task::spawn_blocking(move || {
+            engine.commit_blocking(&id, &img, &info, tag2.as_deref(), &guard)
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()));
         if paused && let Err(e) = self.unpause_container(&c.id).await {
             tracing::warn!(id = %c.short_id(), "resuming after commit: {e}");
         }
@@ -766,9 +793,9 @@ impl Engine {
         img: &image::Image,
         info: &image::config::CommitInfo,
         tag: Option<&str>,
+        guard: &FsGuard,
     ) -> Result<String> {
-        let lock = self.fs_locks.get(id);
-        let _held = lock.blocking_lock();
+        guard.check(&self.container(id)?)?;
         let upper_path = self.container_dir(id).join("upper");
         let upper =
             rfs::open(&upper_path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
