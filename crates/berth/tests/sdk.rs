@@ -32,3 +32,17 @@ fn websocket_attach() {
         .env("BUSYBOX_OCI", fixture(BUSYBOX_OCI)));
     assert!(out.contains("all websocket checks passed"), "{out}");
 }
+
+#[test]
+fn docker_py_runs_containers() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dockerpy/containers.py");
+    let out = ok(std::process::Command::new("python3")
+        .arg(script)
+        .env("DOCKER_HOST", d.host())
+        .env("BUSYBOX_OCI", fixture(BUSYBOX_OCI)));
+    assert!(out.contains("all container checks passed"), "{out}");
+}
