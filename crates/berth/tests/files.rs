@@ -562,7 +562,23 @@ fn sizes_of_the_writable_layer_in_ps_and_inspect() {
     assert_eq!(sizes, format!("100000 {}\n", 100000 + image_size));
     let ps = ok(d.docker().args(["ps", "-s", "--format", "{{.Size}}"]));
     assert!(ps.starts_with("100kB (virtual 4."), "{ps}");
-    ok(d.docker().args(["rm", "-f", "sized"]));
+    // system df counts the container, its layer, and its image as in use;
+    // the berth CLI prints what the docker CLI prints.
+    ok(d.docker().args(["create", "--name", "idle", image, "true"]));
+    let df = ok(d.docker().args(["system", "df"]));
+    let containers = df.lines().find(|l| l.starts_with("Containers")).unwrap();
+    assert_eq!(
+        containers.split_whitespace().collect::<Vec<_>>(),
+        ["Containers", "2", "1", "100kB", "0B", "(0%)"]
+    );
+    let images = df.lines().find(|l| l.starts_with("Images")).unwrap();
+    assert_eq!(images.split_whitespace().nth(2), Some("1"), "{df}");
+    assert_eq!(ok(d.berth().args(["system", "df"])), df);
+    assert_eq!(
+        ok(d.berth().args(["ps", "-s", "--format", "{{.Names}} {{.Size}}"])),
+        ok(d.docker().args(["ps", "-s", "--format", "{{.Names}} {{.Size}}"]))
+    );
+    ok(d.docker().args(["rm", "-f", "sized", "idle"]));
 }
 
 /// A copy into a stopped container and its start, at the same time: the

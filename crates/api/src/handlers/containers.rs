@@ -59,24 +59,8 @@ pub(crate) async fn list(ctx: &Ctx, q: &Query) -> HandlerResult {
     let list = ctx.engine.filter_containers(all, &filters)?;
     let list = ctx.engine.filter_health(list, &filters)?;
     let size = q.bool("size");
-    let engine = ctx.engine.clone();
-    let list: Vec<Value> = ctx
-        .blocking(move |_| {
-            Ok(list
-                .iter()
-                .take(limit)
-                .map(|c| {
-                    let mut v = summary(&engine, c);
-                    if size {
-                        let (rw, rootfs) = engine.container_size(c);
-                        v["SizeRw"] = json!(rw);
-                        v["SizeRootFs"] = json!(rootfs);
-                    }
-                    v
-                })
-                .collect())
-        })
-        .await?;
+    let list: Vec<Value> =
+        ctx.blocking(move |e| Ok(list.iter().take(limit).map(|c| summary(e, c, size)).collect())).await?;
     json(&Value::Array(list))
 }
 
@@ -118,8 +102,10 @@ pub(crate) fn status_text(engine: &engine::Engine, c: &Container) -> String {
     }
 }
 
-fn summary(engine: &engine::Engine, c: &Container) -> Value {
-    json!({
+/// A container as `GET /containers/json` lists it; with `size`, with the
+/// sizes of its layer and root file system (a walk of its files).
+pub(crate) fn summary(engine: &engine::Engine, c: &Container, size: bool) -> Value {
+    let mut v = json!({
         "Id": c.id,
         "Names": [format!("/{}", c.name)],
         "Image": c.image_name,
@@ -133,7 +119,13 @@ fn summary(engine: &engine::Engine, c: &Container) -> Value {
         "HostConfig": {"NetworkMode": c.host_config.network_mode},
         "NetworkSettings": {"Networks": {}},
         "Mounts": c.host_config.mount_points(),
-    })
+    });
+    if size {
+        let (rw, rootfs) = engine.container_size(c);
+        v["SizeRw"] = json!(rw);
+        v["SizeRootFs"] = json!(rootfs);
+    }
+    v
 }
 
 pub(crate) async fn inspect(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {

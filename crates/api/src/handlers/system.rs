@@ -127,12 +127,13 @@ fn machine_id() -> String {
 
 pub(crate) async fn df(ctx: &Ctx) -> HandlerResult {
     let images = ctx.blocking(|e| Ok(e.images.list()?)).await?;
+    let containers = ctx.blocking(|e| Ok(e.filter_containers(true, &engine::Filters::default())?)).await?;
     let mut layer_sizes = std::collections::HashMap::new();
     let rows: Vec<Value> = images
         .iter()
         .map(|img| {
             let mut s = super::images::summary(img);
-            s["Containers"] = json!(0);
+            s["Containers"] = json!(containers.iter().filter(|c| c.image == img.id).count());
             s["SharedSize"] = json!(0);
             s
         })
@@ -164,7 +165,9 @@ pub(crate) async fn df(ctx: &Ctx) -> HandlerResult {
     json(&json!({
         "LayersSize": layer_sizes.values().sum::<u64>(),
         "Images": rows,
-        "Containers": [],
+        "Containers": ctx
+            .blocking(move |e| Ok(containers.iter().map(|c| super::containers::summary(e, c, true)).collect::<Vec<_>>()))
+            .await?,
         "Volumes": [],
         "BuildCache": [],
     }))

@@ -487,7 +487,7 @@ pub struct PsOpts {
     size: bool,
 }
 
-const PS_HEADERS: &str = r#"{"ID":"CONTAINER ID","Image":"IMAGE","Command":"COMMAND","CreatedAt":"CREATED AT","RunningFor":"CREATED","Status":"STATUS","Ports":"PORTS","Names":"NAMES","Labels":"LABELS","Size":"SIZE","State":"STATE","Mounts":"MOUNTS","Networks":"NETWORKS","LocalVolumes":"LOCAL VOLUMES"}"#;
+pub(crate) const PS_HEADERS: &str = r#"{"ID":"CONTAINER ID","Image":"IMAGE","Command":"COMMAND","CreatedAt":"CREATED AT","RunningFor":"CREATED","Status":"STATUS","Ports":"PORTS","Names":"NAMES","Labels":"LABELS","Size":"SIZE","State":"STATE","Mounts":"MOUNTS","Networks":"NETWORKS","LocalVolumes":"LOCAL VOLUMES"}"#;
 
 pub async fn ps(client: &Client, o: PsOpts) -> CmdResult {
     let mut q = Vec::new();
@@ -497,6 +497,9 @@ pub async fn ps(client: &Client, o: PsOpts) -> CmdResult {
     }
     if limit > 0 {
         q.push(format!("limit={limit}"));
+    }
+    if o.size {
+        q.push("size=1".to_string());
     }
     let f = filters_query(&o.filter)?;
     if !f.is_empty() {
@@ -510,13 +513,17 @@ pub async fn ps(client: &Client, o: PsOpts) -> CmdResult {
         }
         return Ok(());
     }
-    let default =
-        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+    let default = if o.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
     let format = o.format.as_deref().map(|f| if f == "table" { default } else { f });
     print_rows(format, default, &serde_json::from_str(PS_HEADERS).expect("headers"), &rows)
 }
 
-fn ps_row(c: &Value, no_trunc: bool) -> Value {
+/// A row of `ps` (and of `system df -v`) from a `GET /containers/json` entry.
+pub(crate) fn ps_row(c: &Value, no_trunc: bool) -> Value {
     let id = c["Id"].as_str().unwrap_or_default();
     let mut command = c["Command"].as_str().unwrap_or_default().to_string();
     if !no_trunc && command.chars().count() > 20 {
@@ -539,6 +546,18 @@ fn ps_row(c: &Value, no_trunc: bool) -> Value {
         .filter_map(Value::as_str)
         .map(|n| n.trim_start_matches('/'))
         .collect();
+    // Docker names a mount by its volume, else its source.
+    let mounts: Vec<&str> = c["Mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m["Name"].as_str().filter(|n| !n.is_empty()).or(m["Source"].as_str()).unwrap_or_default())
+        .collect();
+    let human = |k: &str| api::units::human_size(c[k].as_u64().unwrap_or(0), 3);
+    let size = match c["SizeRootFs"].as_u64() {
+        Some(_) => format!("{} (virtual {})", human("SizeRw"), human("SizeRootFs")),
+        None => human("SizeRw"),
+    };
     json!({
         "ID": if no_trunc { id.to_string() } else { id.chars().take(12).collect() },
         "Image": c["Image"],
@@ -550,10 +569,10 @@ fn ps_row(c: &Value, no_trunc: bool) -> Value {
         "Ports": "",
         "Names": names.join(","),
         "Labels": labels,
-        "Mounts": "",
+        "Mounts": mounts.join(","),
         "Networks": c["HostConfig"]["NetworkMode"],
         "LocalVolumes": "0",
-        "Size": "0B",
+        "Size": size,
         "Platform": null,
     })
 }

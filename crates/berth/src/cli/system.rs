@@ -134,6 +134,7 @@ pub async fn info(client: &Client, o: FormatOpt) -> CmdResult {
 pub async fn df(client: &Client, o: DfOpts) -> CmdResult {
     let v = client.get_json("/system/df").await?;
     let images = v["Images"].as_array().cloned().unwrap_or_default();
+    let containers = v["Containers"].as_array().cloned().unwrap_or_default();
     let size = |x: &Value| x.as_u64().unwrap_or(0);
     let active = images.iter().filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0).count();
     let total_size = size(&v["LayersSize"]);
@@ -167,9 +168,21 @@ pub async fn df(client: &Client, o: DfOpts) -> CmdResult {
             &headers,
             &rows,
         )?;
-        println!(
-            "\nContainers space usage:\n\nCONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES"
-        );
+        println!("\nContainers space usage:\n");
+        let rows: Vec<Value> = containers
+            .iter()
+            .map(|c| {
+                let mut row = super::containers::ps_row(c, false);
+                row["Size"] = json!(api::units::human_size(size(&c["SizeRw"]), 3));
+                row
+            })
+            .collect();
+        print_rows(
+            None,
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
+            &serde_json::from_str(super::containers::PS_HEADERS).expect("headers"),
+            &rows,
+        )?;
         println!("\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE");
         println!(
             "\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED"
@@ -177,9 +190,14 @@ pub async fn df(client: &Client, o: DfOpts) -> CmdResult {
         return Ok(());
     }
     let h = |n| api::units::human_size(n, 4);
+    // Containers: their writable layers; a stopped one's can be reclaimed.
+    let is_running = |c: &Value| matches!(c["State"].as_str(), Some("running" | "paused" | "restarting"));
+    let running = containers.iter().filter(|c| is_running(c)).count();
+    let containers_size: u64 = containers.iter().map(|c| size(&c["SizeRw"])).sum();
+    let stopped_size: u64 = containers.iter().filter(|c| !is_running(c)).map(|c| size(&c["SizeRw"])).sum();
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": active, "Size": h(total_size), "Reclaimable": format!("{}{}", h(reclaimable), pct(reclaimable, total_size))}),
-        json!({"Type": "Containers", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Containers", "TotalCount": containers.len(), "Active": running, "Size": h(containers_size), "Reclaimable": format!("{}{}", h(stopped_size), pct(stopped_size, containers_size))}),
         json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
         json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
     ];
