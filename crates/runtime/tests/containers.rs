@@ -186,6 +186,8 @@ fn main() {
         failed.len()
     );
     if !failed.is_empty() {
+        // exit() skips destructors: remove the extracted busybox first.
+        drop(busybox);
         std::process::exit(1);
     }
 }
