@@ -275,5 +275,27 @@ fn attach_and_detach_keys() {
         "true",
         "still running after detach"
     );
+
+    // The same keys leave an `exec -it` session, whose process runs on.
+    let cmd = format!("DOCKER_HOST={} docker exec -it shell sh", d.host());
+    let mut typing = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = typing.stdin.as_mut().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stdin.write_all(b"exec sleep 4242\n").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stdin.write_all(b"\x10\x11").unwrap();
+    }
+    let out = typing.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("read escape sequence"), "the exec client saw the detach: {text:?}");
+    let ps = ok(d.docker().args(["top", "shell"]));
+    assert!(ps.contains("sleep 4242"), "the exec'd process runs on: {ps}");
     ok(d.docker().args(["rm", "-f", "shell"]));
 }

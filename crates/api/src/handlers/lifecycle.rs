@@ -354,6 +354,12 @@ pub(crate) async fn exec_start(ctx: &Ctx, id: &str, req: Request<Incoming>) -> H
         ctx.engine.start_exec(id, true).await?;
         return Ok(full(StatusCode::OK, "application/json", Bytes::new()));
     }
+    // Detach keys as for attach: with a tty and stdin only.
+    let config = ctx.engine.inspect_exec(id).await?.config;
+    let keys = match (config.tty, config.attach_stdin) {
+        (true, true) => Some(crate::detach::parse(&config.detach_keys)?),
+        _ => None,
+    };
     let stream = ctx.engine.start_exec(id, false).await?.expect("a stream when attached");
     let req = Request::from_parts(parts, ());
     tokio::spawn(async move {
@@ -361,7 +367,12 @@ pub(crate) async fn exec_start(ctx: &Ctx, id: &str, req: Request<Incoming>) -> H
             Ok(client) => {
                 let mut client = TokioIo::new(client);
                 let mut shim = stream.stream;
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut shim).await;
+                match keys {
+                    Some(keys) => join_attached(client, shim, Some(keys)).await,
+                    None => {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut shim).await;
+                    }
+                }
             }
             Err(e) => tracing::debug!("exec upgrade failed: {e}"),
         }
