@@ -323,23 +323,21 @@ mod tests {
         assert_eq!(frames.recv().await.unwrap().0, OP_CLOSE);
     }
 
-    #[tokio::test]
-    async fn unmasked_client_frames_are_a_protocol_error() {
-        let wire = [0x82u8, 1, b'x'];
+    /// The first frame the server answers `wire` with.
+    async fn first_answer(wire: &[u8]) -> (u8, Vec<u8>) {
         let (mut input_w, _input_r) = tokio::io::duplex(1024);
         let (out, mut frames) = mpsc::channel(8);
-        read_client(&wire[..], &mut input_w, out).await;
-        assert_eq!(frames.recv().await.unwrap(), (OP_CLOSE, close_payload(CLOSE_PROTOCOL)));
+        read_client(wire, &mut input_w, out).await;
+        frames.recv().await.unwrap()
     }
 
     #[tokio::test]
-    async fn reserved_bits_are_a_protocol_error() {
+    async fn unmasked_frames_and_reserved_bits_are_protocol_errors() {
+        let protocol_error = (OP_CLOSE, close_payload(CLOSE_PROTOCOL));
+        assert_eq!(first_answer(&[0x82u8, 1, b'x']).await, protocol_error);
         let mut wire = masked(OP_BINARY, b"x");
         wire[0] |= 0x40;
-        let (mut input_w, _input_r) = tokio::io::duplex(1024);
-        let (out, mut frames) = mpsc::channel(8);
-        read_client(&wire[..], &mut input_w, out).await;
-        assert_eq!(frames.recv().await.unwrap(), (OP_CLOSE, close_payload(CLOSE_PROTOCOL)));
+        assert_eq!(first_answer(&wire).await, protocol_error);
     }
 
     #[tokio::test]

@@ -240,6 +240,26 @@ fn twenty_runs_and_twenty_execs_at_once() {
     assert!(ok(d.docker().args(["ps", "-aq"])).trim().is_empty());
 }
 
+/// Runs `cmd` (a docker client) on a terminal (`script` gives it one),
+/// types `line` into it, then the detach keys ctrl-p ctrl-q; what the
+/// terminal showed.
+fn type_then_detach(cmd: &str, line: &[u8]) -> String {
+    use std::io::Write;
+    let mut typing = std::process::Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = typing.stdin.as_mut().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stdin.write_all(line).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stdin.write_all(b"\x10\x11").unwrap();
+    let out = typing.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `docker attach` and the detach keys: ctrl-p ctrl-q leaves the container
 /// running, and typed input reaches it.
 #[test]
@@ -250,24 +270,8 @@ fn attach_and_detach_keys() {
     let d = Daemon::start();
     let image = d.load_busybox();
     ok(d.docker().args(["run", "-dit", "--name", "shell", image, "sh"]));
-    // `script` gives docker attach a terminal; its stdin is what we "type".
     let cmd = format!("DOCKER_HOST={} docker attach shell", d.host());
-    let mut typing = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let stdin = typing.stdin.as_mut().unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-        stdin.write_all(b"echo typed-$((40+2))\n").unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-        stdin.write_all(b"\x10\x11").unwrap();
-    }
-    let out = typing.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = type_then_detach(&cmd, b"echo typed-$((40+2))\n");
     assert!(text.contains("typed-42"), "input reached the container: {text:?}");
     assert!(text.contains("read escape sequence"), "the client saw the detach: {text:?}");
     assert_eq!(
@@ -278,22 +282,7 @@ fn attach_and_detach_keys() {
 
     // The same keys leave an `exec -it` session, whose process runs on.
     let cmd = format!("DOCKER_HOST={} docker exec -it shell sh", d.host());
-    let mut typing = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let stdin = typing.stdin.as_mut().unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-        stdin.write_all(b"exec sleep 4242\n").unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-        stdin.write_all(b"\x10\x11").unwrap();
-    }
-    let out = typing.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = type_then_detach(&cmd, b"exec sleep 4242\n");
     assert!(text.contains("read escape sequence"), "the exec client saw the detach: {text:?}");
     let ps = ok(d.docker().args(["top", "shell"]));
     assert!(ps.contains("sleep 4242"), "the exec'd process runs on: {ps}");

@@ -44,7 +44,6 @@ const NAMESPACES: &[(&str, libc::c_int)] = &[
 pub fn exec(container_pid: Pid, spec: &ExecSpec, stdio: Stdio) -> Result<Pid, RuntimeError> {
     process::check_single_threaded()?;
     let id = format!("container with init pid {}", container_pid.as_raw_nonzero());
-    let limits = (spec.rlimits.clone(), spec.oom_score_adj);
     let plan = ProcessPlan::new(
         &spec.args,
         &spec.env,
@@ -89,7 +88,7 @@ pub fn exec(container_pid: Pid, spec: &ExecSpec, stdio: Stdio) -> Result<Pid, Ru
         Ok(())
     };
     let chan = child_chan.as_fd();
-    let child = || match run_child(chan, || exec_main(&plan, &limits, &stdio, chan)) {};
+    let child = || match run_child(chan, || exec_main(&plan, spec, &stdio, chan)) {};
     let spawned = process::spawn(
         &id,
         &SpawnOptions { flags: 0, cgroup: None, intermediate: Some(&enter) },
@@ -105,14 +104,14 @@ pub fn exec(container_pid: Pid, spec: &ExecSpec, stdio: Stdio) -> Result<Pid, Ru
 
 fn exec_main(
     plan: &ProcessPlan,
-    (rlimits, oom_score_adj): &(Vec<crate::spec::Rlimit>, Option<i32>),
+    spec: &ExecSpec,
     stdio: &Stdio,
     chan: BorrowedFd<'_>,
 ) -> Result<Infallible, InitError> {
     crate::sys::reset_signals();
     setup_stdio(stdio, &[chan.as_raw_fd()])?;
     wait_for_go(chan);
-    crate::process::init::apply_limits(rlimits, *oom_score_adj)?;
+    crate::process::init::apply_limits(&spec.rlimits, spec.oom_score_adj)?;
     become_process(plan, chan, false)
 }
 

@@ -38,8 +38,14 @@ pub const DEFAULT_MASKED_PATHS: &[&str] = &[
 
 /// [`DEFAULT_MASKED_PATHS`], and each CPU's `thermal_throttle` directory
 /// (Docker masks those too since GHSA-6fw5-f8r9-fgfm: writable counters
-/// that leak host activity).
+/// that leak host activity). The CPUs are listed once per process, not at
+/// every container start.
 fn default_masked_paths() -> Vec<String> {
+    static PATHS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    PATHS.get_or_init(list_masked_paths).clone()
+}
+
+fn list_masked_paths() -> Vec<String> {
     let mut paths: Vec<String> = DEFAULT_MASKED_PATHS.iter().map(|s| s.to_string()).collect();
     let cpus = std::fs::read_dir("/sys/devices/system/cpu").into_iter().flatten().flatten();
     let mut throttles: Vec<String> = cpus

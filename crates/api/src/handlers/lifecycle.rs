@@ -77,9 +77,9 @@ pub(crate) async fn wait(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
 /// The detach keys watched for in a client's input: as Docker, only with a
 /// tty; without one, input is data (a binary upload may hold ctrl-p ctrl-q)
 /// and none are (an empty sequence never matches).
-fn detach_keys(c: &engine::containers::Container, asked: &str) -> Result<Vec<u8>, ApiError> {
+fn detach_keys(tty: bool, asked: &str) -> Result<Vec<u8>, ApiError> {
     let keys = crate::detach::parse(asked)?;
-    Ok(if c.config.tty { keys } else { Vec::new() })
+    Ok(if tty { keys } else { Vec::new() })
 }
 
 /// `POST /containers/{id}/attach`: answers `101 UPGRADED` (or, for old
@@ -89,7 +89,7 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
     let q = Query::of(&req);
     let c = ctx.engine.container(name)?;
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
-    let keys = detach_keys(&c, q.str("detachKeys"))?;
+    let keys = detach_keys(c.config.tty, q.str("detachKeys"))?;
     // Like Docker, a client's end of input closes the container's stdin only
     // for a StdinOnce container without a tty.
     let stdin_once = c.config.stdin_once && !c.config.tty;
@@ -155,7 +155,7 @@ pub(crate) async fn attach_websocket(ctx: &Ctx, name: &str, req: Request<Incomin
     } else {
         (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"))
     };
-    let keys = detach_keys(&c, q.str("detachKeys"))?;
+    let keys = detach_keys(c.config.tty, q.str("detachKeys"))?;
     let history = if q.bool("logs") && c.host_config.log_config.kind != "none" {
         let path = ctx.engine.container_dir(&c.id).join(format!("{}-json.log", c.id));
         let opts = LogOptions { stdout, stderr, since_nano: None, until_nano: None, tail: None };
@@ -354,25 +354,14 @@ pub(crate) async fn exec_start(ctx: &Ctx, id: &str, req: Request<Incoming>) -> H
         ctx.engine.start_exec(id, true).await?;
         return Ok(full(StatusCode::OK, "application/json", Bytes::new()));
     }
-    // Detach keys as for attach: with a tty and stdin only.
     let config = ctx.engine.inspect_exec(id).await?.config;
-    let keys = match (config.tty, config.attach_stdin) {
-        (true, true) => Some(crate::detach::parse(&config.detach_keys)?),
-        _ => None,
-    };
+    let keys = detach_keys(config.tty, &config.detach_keys)?;
     let stream = ctx.engine.start_exec(id, false).await?.expect("a stream when attached");
     let req = Request::from_parts(parts, ());
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
             Ok(client) => {
-                let mut client = TokioIo::new(client);
-                let mut shim = stream.stream;
-                match keys {
-                    Some(keys) => join_attached(client, shim, Some(keys)).await,
-                    None => {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut shim).await;
-                    }
-                }
+                join_attached(TokioIo::new(client), stream.stream, config.attach_stdin.then_some(keys)).await
             }
             Err(e) => tracing::debug!("exec upgrade failed: {e}"),
         }
