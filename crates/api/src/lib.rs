@@ -11,6 +11,7 @@ pub mod client;
 mod detach;
 mod error;
 mod handlers;
+mod hijack;
 pub mod router;
 pub mod server;
 pub mod units;

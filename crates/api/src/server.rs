@@ -13,6 +13,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, UnixListener};
 
+use crate::hijack::PeerSocket;
 use crate::router::{self, Endpoint, Route};
 use crate::{API_VERSION, ApiError, handlers};
 
@@ -60,8 +61,15 @@ enum Conn {
 }
 
 async fn serve_conn(engine: Arc<engine::Engine>, conn: Conn) {
-    let service = hyper::service::service_fn(move |req| {
+    let peer = match &conn {
+        Conn::Unix(s) => PeerSocket::of(s).map_err(|e| tracing::warn!("client socket: {e}")).ok(),
+        Conn::Tcp(_) => None,
+    };
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let engine = engine.clone();
+        if let Some(peer) = &peer {
+            req.extensions_mut().insert(peer.clone());
+        }
         async move { Ok::<_, Infallible>(handle(engine, req).await) }
     });
     let builder = hyper::server::conn::http1::Builder::new();

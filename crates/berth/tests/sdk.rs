@@ -42,3 +42,12 @@ fn docker_py_runs_containers() {
     let out = run_script("containers.py");
     assert!(out.contains("all container checks passed"), "{out}");
 }
+
+#[test]
+fn docker_py_reads_streams_that_start_at_once() {
+    if !harness::require_root() {
+        return;
+    }
+    let out = run_script("streams.py");
+    assert!(out.contains("all stream checks passed"), "{out}");
+}

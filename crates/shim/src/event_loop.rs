@@ -755,6 +755,14 @@ impl<R: Runtime> Shim<R> {
         self.buf = buf;
     }
 
+    /// Reads what each of `owner`'s outputs holds now, without waiting.
+    fn take_output(&mut self, owner: Owner) {
+        let outputs = self.owner_io(owner).outputs.len();
+        for i in 0..outputs {
+            self.output_readable(owner, i);
+        }
+    }
+
     /// Output of a process: to the log (the init's), and to each client
     /// streaming it, framed unless the process has a tty.
     fn dispatch(&mut self, owner: Owner, stream: Stream, data: &[u8]) {
@@ -816,6 +824,10 @@ impl<R: Runtime> Shim<R> {
         self.status = Status::Exited;
         self.init.exited_at = Some(Instant::now());
         self.init.stdin = None;
+        // Whatever the init wrote before it exited is in the pipes now: log
+        // it before the exit is known, so that a reader who sees the exit
+        // (`logs -f` ends on it) also sees every line.
+        self.take_output(Owner::Init);
         let oom = self.rt.oom_killed();
         let exit = ExitInfo::new(code, oom, now, self.start_error.clone().unwrap_or_default());
         // The daemon learns the exit from this file if it is not connected;
@@ -847,10 +859,7 @@ impl<R: Runtime> Shim<R> {
             } else if now >= exited_at + EXIT_GRACE {
                 // Orphans hold the outputs open: take what is there and end
                 // the clients' streams; the log keeps reading.
-                let outputs = io.outputs.len();
-                for i in 0..outputs {
-                    self.output_readable(owner, i);
-                }
+                self.take_output(owner);
                 if owner == Owner::Init {
                     self.logs.finish(Stream::Stdout);
                     self.logs.finish(Stream::Stderr);

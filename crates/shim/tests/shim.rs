@@ -68,6 +68,7 @@ const TESTS: &[Test] = &[
     ("state_pause_resume", state_pause_resume),
     ("json_file_log_format", json_file_log_format),
     ("log_rotation_keeps_max_file", log_rotation_keeps_max_file),
+    ("log_is_complete_when_the_exit_is_known", log_is_complete_when_the_exit_is_known),
     ("exec_output_and_exit_code", exec_output_and_exit_code),
     ("exec_stdin_tty_detach_and_errors", exec_stdin_tty_detach_and_errors),
     (
@@ -373,6 +374,23 @@ fn json_file_log_format() {
     c.wait();
     c.shutdown();
     assert_eq!(log_records(&c.path("local.log"))[0]["log"], "local\n");
+}
+
+/// `logs -f` ends when the container exits: by then every line it wrote
+/// must be in the log, even the ones still in the pipe when it exited.
+fn log_is_complete_when_the_exit_is_known() {
+    for _ in 0..20 {
+        let c = Container::new(json!({
+            "runtime": {"args": ["sh", "-c", "echo first; echo last"]},
+            "log": {"driver": "json-file", "path": "c-json.log"},
+        }));
+        c.start();
+        c.wait();
+        let logged: Vec<Value> =
+            log_records(&c.path("c-json.log")).into_iter().map(|r| r["log"].clone()).collect();
+        assert_eq!(logged, ["first\n", "last\n"]);
+        c.shutdown();
+    }
 }
 
 fn log_rotation_keeps_max_file() {

@@ -172,7 +172,7 @@ fn inspect_body(ctx: &Ctx, c: &Container) -> Value {
         "ResolvConfPath": path("resolv.conf"),
         "HostnamePath": path("hostname"),
         "HostsPath": path("hosts"),
-        "LogPath": path(&format!("{}-json.log", c.id)),
+        "LogPath": ctx.engine.log_path(&c.id).display().to_string(),
         "Name": format!("/{}", c.name),
         "RestartCount": c.restart_count,
         "Driver": "overlay2",

@@ -3,15 +3,16 @@
 
 use bytes::Bytes;
 use engine::containers::lifecycle::WaitCondition;
-use engine::containers::logs::{self, LogOptions, Stream};
+use engine::containers::logs::{self, LogOptions, LogReader, Stream};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+
 use serde_json::json;
 
 use crate::ApiError;
 use crate::body::ChannelBody;
+use crate::hijack::take_over;
 use crate::server::{Ctx, HandlerResult, Query, ResBody, full, streamed};
 
 fn no_content() -> Response<ResBody> {
@@ -94,17 +95,23 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
     // for a StdinOnce container without a tty.
     let stdin_once = c.config.stdin_once && !c.config.tty;
     let upgrade = req.headers().get(header::UPGRADE).is_some();
+    let history = if q.bool("logs") { attach_history(ctx, &c, stdout, stderr).await? } else { Vec::new() };
+    let stream = q.bool("stream");
+    let tty = c.config.tty;
     let engine = ctx.engine.clone();
     let id = c.id.clone();
     tokio::spawn(async move {
-        let client = match hyper::upgrade::on(req).await {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::debug!("attach upgrade failed: {e}");
+        use tokio::io::AsyncWriteExt;
+        let Some(mut client) = take_over(req).await else { return };
+        for r in &history {
+            if client.write_all(&frame(r.stream, r.log.as_bytes(), tty)).await.is_err() {
                 return;
             }
-        };
-        let client = TokioIo::new(client);
+        }
+        if !stream {
+            let _ = client.shutdown().await;
+            return;
+        }
         match engine.attach_container(&id, stdin, stdout, stderr, stdin_once).await {
             Ok(shim) => join_attached(client, shim.stream, stdin.then_some(keys)).await,
             Err(e) => tracing::debug!("attach to {id}: {e}"),
@@ -120,6 +127,26 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
         resp.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("tcp"));
     }
     Ok(resp)
+}
+
+/// What the container wrote before an attach that asks for `logs`.
+async fn attach_history(
+    ctx: &Ctx,
+    c: &engine::containers::Container,
+    stdout: bool,
+    stderr: bool,
+) -> Result<Vec<logs::Record>, ApiError> {
+    if c.host_config.log_config.kind == "none" {
+        return Ok(Vec::new());
+    }
+    let path = ctx.engine.log_path(&c.id);
+    let opts = LogOptions { stdout, stderr, since_nano: None, until_nano: None, tail: None };
+    ctx.blocking(move |_| {
+        LogReader::open(&path)
+            .and_then(|mut logs| logs.read(&opts))
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    })
+    .await
 }
 
 /// `GET /containers/{id}/attach/ws`: the same attach over a websocket, as
@@ -156,16 +183,8 @@ pub(crate) async fn attach_websocket(ctx: &Ctx, name: &str, req: Request<Incomin
         (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"))
     };
     let keys = detach_keys(c.config.tty, q.str("detachKeys"))?;
-    let history = if q.bool("logs") && c.host_config.log_config.kind != "none" {
-        let path = ctx.engine.container_dir(&c.id).join(format!("{}-json.log", c.id));
-        let opts = LogOptions { stdout, stderr, since_nano: None, until_nano: None, tail: None };
-        let (records, _) = ctx
-            .blocking(move |_| {
-                logs::read(&path, &opts)
-                    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-            })
-            .await?;
-        records.into_iter().map(|r| r.log.into_bytes()).collect()
+    let history = if q.bool("logs") {
+        attach_history(ctx, &c, stdout, stderr).await?.into_iter().map(|r| r.log.into_bytes()).collect()
     } else {
         Vec::new()
     };
@@ -175,13 +194,7 @@ pub(crate) async fn attach_websocket(ctx: &Ctx, name: &str, req: Request<Incomin
     let engine = ctx.engine.clone();
     let id = c.id.clone();
     tokio::spawn(async move {
-        let client = match hyper::upgrade::on(req).await {
-            Ok(u) => TokioIo::new(u),
-            Err(e) => {
-                tracing::debug!("websocket upgrade failed: {e}");
-                return;
-            }
-        };
+        let Some(client) = take_over(req).await else { return };
         let keys = stdin.then_some(keys);
         if !stream {
             // Only the history: nothing to read from, nothing to write to.
@@ -284,7 +297,15 @@ pub(crate) async fn logs_handler(ctx: &Ctx, name: &str, q: &Query) -> HandlerRes
         return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
     }
     let (follow, timestamps, tty) = (q.bool("follow"), q.bool("timestamps"), c.config.tty);
-    let path = ctx.engine.container_dir(&c.id).join(format!("{}-json.log", c.id));
+    let path = ctx.engine.log_path(&c.id);
+    // Opened before answering: a client may remove the container as soon as
+    // it has the answer's headers, and must still get every line.
+    let mut logs = ctx
+        .blocking(move |_| {
+            LogReader::open(&path)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        })
+        .await?;
     let (tx, body) = ChannelBody::new(64);
     let engine = ctx.engine.clone();
     let id = c.id.clone();
@@ -297,7 +318,7 @@ pub(crate) async fn logs_handler(ctx: &Ctx, name: &str, q: &Query) -> HandlerRes
             };
             frame(r.stream, text.as_bytes(), tty)
         };
-        let (records, end) = match logs::read(&path, &opts) {
+        let records = match logs.read(&opts) {
             Ok(x) => x,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
@@ -312,9 +333,7 @@ pub(crate) async fn logs_handler(ctx: &Ctx, name: &str, q: &Query) -> HandlerRes
         if follow {
             // Stops once the container is no longer running and every line is read.
             let running = || engine.container(&id).map(|c| c.state.status.is_active()).unwrap_or(false);
-            let _ = logs::follow(
-                &path,
-                end,
+            let _ = logs.follow(
                 &opts,
                 |r| tx.blocking_send(Ok(render(r))).is_ok(),
                 || !running() || tx.is_closed(),
@@ -359,11 +378,8 @@ pub(crate) async fn exec_start(ctx: &Ctx, id: &str, req: Request<Incoming>) -> H
     let stream = ctx.engine.start_exec(id, false).await?.expect("a stream when attached");
     let req = Request::from_parts(parts, ());
     tokio::spawn(async move {
-        match hyper::upgrade::on(req).await {
-            Ok(client) => {
-                join_attached(TokioIo::new(client), stream.stream, config.attach_stdin.then_some(keys)).await
-            }
-            Err(e) => tracing::debug!("exec upgrade failed: {e}"),
+        if let Some(client) = take_over(req).await {
+            join_attached(client, stream.stream, config.attach_stdin.then_some(keys)).await
         }
     });
     let mut resp = full(

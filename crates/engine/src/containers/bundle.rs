@@ -118,7 +118,7 @@ impl Engine {
     /// The shim's log settings for `c`: driver, path and bounds.
     pub(crate) fn log_settings(&self, c: &Container) -> Result<serde_json::Value> {
         let LogLimits { driver, max_size, max_file } = log_limits(&c.host_config.log_config)?;
-        let path = self.container_dir(&c.id).join(format!("{}-json.log", c.id));
+        let path = self.log_path(&c.id);
         Ok(serde_json::json!({"driver": driver, "path": path, "max_size": max_size, "max_file": max_file}))
     }
 }

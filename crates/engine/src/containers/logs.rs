@@ -2,7 +2,9 @@
 //! `docker logs`: across rotated files, with `tail`, `since`, `until` and
 //! timestamps, and following new lines as they are written.
 
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -81,94 +83,126 @@ fn files(path: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Every selected record currently in the logs, and where the live file
-/// ends (to follow from there).
-pub fn read(path: &Path, opts: &LogOptions) -> std::io::Result<(Vec<Record>, u64)> {
-    let mut records = Vec::new();
-    let mut end = 0;
-    for f in files(path) {
-        let file = match std::fs::File::open(&f) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        let mut reader = BufReader::new(file);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = reader.read_line(&mut line)?;
-            if n == 0 || !line.ends_with('\n') {
-                break; // a record still being written is read when following
-            }
-            if f == path {
-                end += n as u64;
-            }
-            if let Some(r) = parse(&line)
-                && opts.wants(&r)
-            {
-                records.push(r);
-            }
-        }
-    }
-    if let Some(t) = opts.tail {
-        let skip = records.len().saturating_sub(t);
-        records.drain(..skip);
-    }
-    Ok((records, end))
+/// One log file being read, and the start of a record not yet complete.
+struct OpenLog {
+    reader: BufReader<File>,
+    ino: u64,
+    pending: String,
 }
 
-/// Follows the live log file from `offset`, calling `emit` for each new
-/// selected record, until `stop` says so (checked between polls). Handles
-/// rotation: when the file shrinks or is replaced, reading restarts at its
-/// beginning.
-pub fn follow(
-    path: &Path,
-    mut offset: u64,
-    opts: &LogOptions,
-    mut emit: impl FnMut(&Record) -> bool,
-    stop: impl Fn() -> bool,
-) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let mut ino = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
-    let mut pending = String::new();
-    loop {
-        let md = std::fs::metadata(path);
-        if let Ok(md) = &md {
-            if md.ino() != ino || md.len() < offset {
-                ino = md.ino();
-                offset = 0;
-                pending.clear();
+impl OpenLog {
+    fn open(path: &Path) -> io::Result<Option<OpenLog>> {
+        match File::open(path) {
+            Ok(f) => {
+                let ino = f.metadata()?.ino();
+                Ok(Some(OpenLog { reader: BufReader::new(f), ino, pending: String::new() }))
             }
-            if md.len() > offset {
-                let mut f = std::fs::File::open(path)?;
-                f.seek(SeekFrom::Start(offset))?;
-                let mut reader = BufReader::new(f);
-                loop {
-                    let mut chunk = String::new();
-                    let n = reader.read_line(&mut chunk)?;
-                    if n == 0 {
-                        break;
-                    }
-                    offset += n as u64;
-                    pending.push_str(&chunk);
-                    if pending.ends_with('\n') {
-                        if let Some(r) = parse(&pending) {
-                            if opts.until_nano.is_some_and(|u| r.time_nano > u) {
-                                return Ok(());
-                            }
-                            if opts.wants(&r) && !emit(&r) {
-                                return Ok(());
-                            }
-                        }
-                        pending.clear();
-                    }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Passes each complete record from here to the end of the file to
+    /// `each`, until it returns false (then returns false too). A record
+    /// still being written stays pending until a later call.
+    fn records(&mut self, mut each: impl FnMut(Record) -> bool) -> io::Result<bool> {
+        loop {
+            let n = self.reader.read_line(&mut self.pending)?;
+            if n == 0 || !self.pending.ends_with('\n') {
+                return Ok(true);
+            }
+            let record = parse(&self.pending);
+            self.pending.clear();
+            if let Some(r) = record
+                && !each(r)
+            {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// A container's log, opened: the rotated files and the live one, held by
+/// descriptor so that what they hold stays readable when the container and
+/// its log are removed meanwhile (`docker run` clients follow the log of a
+/// container that they remove as soon as it exits).
+pub struct LogReader {
+    path: PathBuf,
+    rotated: Vec<OpenLog>,
+    live: Option<OpenLog>,
+}
+
+impl LogReader {
+    pub fn open(path: &Path) -> io::Result<LogReader> {
+        let mut rotated = Vec::new();
+        for f in files(path) {
+            if f != path
+                && let Some(log) = OpenLog::open(&f)?
+            {
+                rotated.push(log);
+            }
+        }
+        Ok(LogReader { path: path.to_path_buf(), rotated, live: OpenLog::open(path)? })
+    }
+
+    /// Every selected record the log holds now. `follow` goes on from there.
+    pub fn read(&mut self, opts: &LogOptions) -> io::Result<Vec<Record>> {
+        let mut records = Vec::new();
+        for log in self.rotated.iter_mut().chain(self.live.as_mut()) {
+            log.records(|r| {
+                if opts.wants(&r) {
+                    records.push(r);
+                }
+                true
+            })?;
+        }
+        self.rotated.clear();
+        if let Some(t) = opts.tail {
+            let skip = records.len().saturating_sub(t);
+            records.drain(..skip);
+        }
+        Ok(records)
+    }
+
+    /// Passes each new selected record to `emit` as the live file grows,
+    /// until `emit` returns false, a record comes after `until`, or `stop`
+    /// (checked between polls) says so and what was written until then is
+    /// read. On rotation the old file is read to its end before the new one
+    /// is read from its beginning.
+    pub fn follow(
+        mut self,
+        opts: &LogOptions,
+        mut emit: impl FnMut(&Record) -> bool,
+        stop: impl Fn() -> bool,
+    ) -> io::Result<()> {
+        let mut last_pass = false;
+        loop {
+            if let Some(log) = &mut self.live {
+                let mut past_until = false;
+                let go_on = log.records(|r| {
+                    past_until = opts.until_nano.is_some_and(|u| r.time_nano > u);
+                    !past_until && (!opts.wants(&r) || emit(&r))
+                })?;
+                if !go_on {
+                    return Ok(());
                 }
             }
+            let current = std::fs::metadata(&self.path).ok().map(|md| md.ino());
+            if current.is_some() && current != self.live.as_ref().map(|l| l.ino) {
+                self.live = OpenLog::open(&self.path)?;
+                continue;
+            }
+            if last_pass {
+                return Ok(());
+            }
+            if stop() {
+                // One more pass: lines written after the read above and
+                // before the stop are still to come.
+                last_pass = true;
+                continue;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        if stop() {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
@@ -193,6 +227,14 @@ mod tests {
         )
     }
 
+    fn read(p: &Path, opts: &LogOptions) -> Vec<Record> {
+        LogReader::open(p).unwrap().read(opts).unwrap()
+    }
+
+    fn texts(records: &[Record]) -> Vec<&str> {
+        records.iter().map(|r| r.log.as_str()).collect()
+    }
+
     #[test]
     fn reads_rotated_files_in_order_with_tail_and_streams() {
         let dir = tempfile::tempdir().unwrap();
@@ -202,28 +244,40 @@ mod tests {
             .unwrap();
         std::fs::write(&p, line("stdout", "d\n", 4) + "{\"log\":\"partial").unwrap();
         let all = LogOptions { stdout: true, stderr: true, ..Default::default() };
-        let (r, _) = read(&p, &all).unwrap();
-        assert_eq!(r.iter().map(|r| r.log.as_str()).collect::<Vec<_>>(), ["a\n", "b\n", "c\n", "d\n"]);
-        let (r, _) = read(&p, &LogOptions { tail: Some(2), ..all.clone() }).unwrap();
-        assert_eq!(r.iter().map(|r| r.log.as_str()).collect::<Vec<_>>(), ["c\n", "d\n"]);
-        let (r, _) = read(&p, &LogOptions { stdout: false, ..all.clone() }).unwrap();
+        assert_eq!(texts(&read(&p, &all)), ["a\n", "b\n", "c\n", "d\n"]);
+        assert_eq!(texts(&read(&p, &LogOptions { tail: Some(2), ..all.clone() })), ["c\n", "d\n"]);
+        let r = read(&p, &LogOptions { stdout: false, ..all.clone() });
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].stream, Stream::Stderr);
-        let (r, _) =
-            read(&p, &LogOptions { since_nano: Some(2_000_000_000), until_nano: Some(3_000_000_000), ..all })
-                .unwrap();
+        let r =
+            read(&p, &LogOptions { since_nano: Some(2_000_000_000), until_nano: Some(3_000_000_000), ..all });
         assert_eq!(r.len(), 2);
     }
 
     #[test]
-    fn follow_sees_appended_and_rotated_lines() {
+    fn an_open_log_stays_readable_after_removal() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c-json.log");
-        std::fs::write(&p, line("stdout", "old\n", 1)).unwrap();
+        std::fs::write(dir.path().join("c-json.log.1"), line("stdout", "a\n", 1)).unwrap();
+        std::fs::write(&p, line("stdout", "b\n", 2)).unwrap();
+        let mut logs = LogReader::open(&p).unwrap();
+        std::fs::remove_dir_all(dir.path()).unwrap();
+        let all = LogOptions { stdout: true, stderr: true, ..Default::default() };
+        assert_eq!(texts(&logs.read(&all).unwrap()), ["a\n", "b\n"]);
+    }
+
+    #[test]
+    fn follow_sees_appended_completed_and_rotated_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        let new = line("stdout", "new\n", 2);
+        let (head, tail) = new.split_at(10);
+        std::fs::write(&p, line("stdout", "old\n", 1) + head).unwrap();
         let opts = LogOptions { stdout: true, stderr: true, ..Default::default() };
-        let (_, end) = read(&p, &opts).unwrap();
+        let mut logs = LogReader::open(&p).unwrap();
+        assert_eq!(texts(&logs.read(&opts).unwrap()), ["old\n"]);
         let writer = {
-            let p = p.clone();
+            let (p, tail) = (p.clone(), tail.to_string());
             std::thread::spawn(move || {
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 use std::io::Write;
@@ -231,7 +285,7 @@ mod tests {
                     .append(true)
                     .open(&p)
                     .unwrap()
-                    .write_all(line("stdout", "new\n", 2).as_bytes())
+                    .write_all(tail.as_bytes())
                     .unwrap();
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 std::fs::rename(&p, p.with_extension("log.1")).unwrap();
@@ -239,9 +293,7 @@ mod tests {
             })
         };
         let mut seen = Vec::new();
-        follow(
-            &p,
-            end,
+        logs.follow(
             &opts,
             |r| {
                 seen.push(r.log.clone());
@@ -252,5 +304,34 @@ mod tests {
         .unwrap();
         writer.join().unwrap();
         assert_eq!(seen, ["new\n", "rotated\n"]);
+    }
+
+    #[test]
+    fn follow_reads_what_was_written_before_the_stop_even_if_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        std::fs::write(&p, line("stdout", "first\n", 1)).unwrap();
+        let opts = LogOptions { stdout: true, stderr: true, ..Default::default() };
+        let mut seen = Vec::new();
+        // The container writes its last line and exits, and is removed with
+        // its log, between a read and the check for the exit.
+        let stop = || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+            f.write_all(line("stdout", "last\n", 2).as_bytes()).unwrap();
+            std::fs::remove_file(&p).unwrap();
+            true
+        };
+        let logs = LogReader::open(&p).unwrap();
+        logs.follow(
+            &opts,
+            |r| {
+                seen.push(r.log.clone());
+                true
+            },
+            stop,
+        )
+        .unwrap();
+        assert_eq!(seen, ["first\n", "last\n"]);
     }
 }

@@ -162,6 +162,11 @@ impl Engine {
         self.config.root.join("containers").join(id)
     }
 
+    /// The container's log file (json-file and local drivers), as its shim writes it.
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+
     /// Creates a container record and its directories; nothing runs yet.
     pub fn create_container(&self, req: CreateRequest) -> Result<Container> {
         if req.config.image.is_empty() {
