@@ -98,8 +98,8 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
     let history = if q.bool("logs") { attach_history(ctx, &c, stdout, stderr).await? } else { Vec::new() };
     let stream = q.bool("stream");
     let tty = c.config.tty;
-    let engine = ctx.engine.clone();
-    let id = c.id.clone();
+    let attached =
+        stream.then(|| ctx.engine.attach_container(&c.id, stdin, stdout, stderr, stdin_once)).transpose()?;
     tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         let Some(mut client) = take_over(req).await else { return };
@@ -108,13 +108,13 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
                 return;
             }
         }
-        if !stream {
+        let Some(attached) = attached else {
             let _ = client.shutdown().await;
             return;
-        }
-        match engine.attach_container(&id, stdin, stdout, stderr, stdin_once).await {
+        };
+        match attached.await {
             Ok(shim) => join_attached(client, shim.stream, stdin.then_some(keys)).await,
-            Err(e) => tracing::debug!("attach to {id}: {e}"),
+            Err(e) => tracing::debug!("attach: {e}"),
         }
     });
     let mut resp = full(
@@ -191,19 +191,19 @@ pub(crate) async fn attach_websocket(ctx: &Ctx, name: &str, req: Request<Incomin
     let stream = q.bool("stream");
     let stdin_once = c.config.stdin_once && !c.config.tty;
     let multiplexed = !c.config.tty;
-    let engine = ctx.engine.clone();
-    let id = c.id.clone();
+    let attached =
+        stream.then(|| ctx.engine.attach_container(&c.id, stdin, stdout, stderr, stdin_once)).transpose()?;
     tokio::spawn(async move {
         let Some(client) = take_over(req).await else { return };
         let keys = stdin.then_some(keys);
-        if !stream {
+        let Some(attached) = attached else {
             // Only the history: nothing to read from, nothing to write to.
             let (nothing, _) = tokio::io::duplex(1);
             return crate::websocket::bridge(client, nothing, multiplexed, history, None).await;
-        }
-        match engine.attach_container(&id, stdin, stdout, stderr, stdin_once).await {
+        };
+        match attached.await {
             Ok(shim) => crate::websocket::bridge(client, shim.stream, multiplexed, history, keys).await,
-            Err(e) => tracing::debug!("websocket attach to {id}: {e}"),
+            Err(e) => tracing::debug!("websocket attach: {e}"),
         }
     });
     let mut resp = full(StatusCode::SWITCHING_PROTOCOLS, "text/plain; charset=utf-8", Bytes::new());

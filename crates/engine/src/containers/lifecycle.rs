@@ -115,9 +115,10 @@ impl Engine {
             self.record_start_failure(&c.id, &e.to_string(), 125);
             return Err(e);
         }
-        let exe =
-            std::env::current_exe().map_err(|e| Error::Internal(format!("finding the berth binary: {e}")))?;
-        let out = tokio::process::Command::new(exe)
+        // The daemon's own binary, even when the file has been replaced since
+        // (an upgrade): a shim speaks its daemon's protocol.
+        let out = tokio::process::Command::new("/proc/self/exe")
+            .arg0("berth")
             .arg("shim")
             .arg("start")
             .arg(&bundle)
@@ -451,38 +452,47 @@ impl Engine {
         Ok(())
     }
 
-    /// Connects to the container's output (and input): at once when it is
-    /// running, or, for a created container, when it starts (before its
-    /// process runs, so no output is lost).
-    pub async fn attach_container(
-        &self,
+    /// Attaches to the container's output (and input), counting from this
+    /// call: a created container started meanwhile lets its process run only
+    /// once the returned future has connected, so no output is lost (the API
+    /// registers an attach before answering and connects after). The future
+    /// connects at once to a running container.
+    pub fn attach_container(
+        self: &Arc<Self>,
         name: &str,
         stdin: bool,
         stdout: bool,
         stderr: bool,
         stdin_once: bool,
-    ) -> Result<ShimStream> {
+    ) -> Result<impl Future<Output = Result<ShimStream>> + Send + 'static> {
         let c = self.container(name)?;
         let req = json!({"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr, "stdin_once": stdin_once});
-        if c.state.status.is_active() {
-            let (_, s) = self.shim(&c.id).open(req).await?;
-            self.container_event("attach", &c, BTreeMap::new());
-            return Ok(s);
-        }
-        let (tx, rx) = oneshot::channel();
-        self.supervision
-            .pending_attach
-            .lock()
-            .expect("lock")
-            .entry(c.id.clone())
-            .or_default()
-            .push(PendingAttach { ready: tx });
-        let (bundle, ack) = rx.await.map_err(|_| no_such(name))?;
-        let result = ShimClient::new(&bundle).open(req).await;
-        let _ = ack.send(());
-        let (_, s) = result?;
-        self.container_event("attach", &c, BTreeMap::new());
-        Ok(s)
+        let at_start = (!c.state.status.is_active()).then(|| {
+            let (tx, rx) = oneshot::channel();
+            self.supervision
+                .pending_attach
+                .lock()
+                .expect("lock")
+                .entry(c.id.clone())
+                .or_default()
+                .push(PendingAttach { ready: tx });
+            rx
+        });
+        let engine = self.clone();
+        let name = name.to_string();
+        Ok(async move {
+            let stream = match at_start {
+                None => engine.shim(&c.id).open(req).await?.1,
+                Some(rx) => {
+                    let (bundle, ack) = rx.await.map_err(|_| no_such(&name))?;
+                    let result = ShimClient::new(&bundle).open(req).await;
+                    let _ = ack.send(());
+                    result?.1
+                }
+            };
+            engine.container_event("attach", &c, BTreeMap::new());
+            Ok(stream)
+        })
     }
 }
 
