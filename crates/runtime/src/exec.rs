@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use rustix::fs::{Mode, OFlags};
 use rustix::process::Pid;
 
-use crate::cgroups::Hierarchy;
+use crate::cgroups;
 use crate::error::{InitError, RuntimeError};
 use crate::process::{
     self, ProcessPlan, SpawnOptions, Stdio, become_process, channel, release_and_wait, run_child,
@@ -55,7 +55,7 @@ pub fn exec(container_pid: Pid, spec: &ExecSpec, stdio: Stdio) -> Result<Pid, Ru
         &spec.seccomp,
         spec.umask,
     )?;
-    let procs = cgroup_procs_files(container_pid)?;
+    let procs = cgroups::procs_files_of(container_pid.as_raw_nonzero().get())?;
     let joins = open_namespaces(container_pid)?;
     // The init's root, taken before joining: entering a mount namespace
     // sets the root to whatever is mounted topmost on that namespace's
@@ -135,39 +135,4 @@ fn open_namespaces(pid: Pid) -> Result<Vec<(OwnedFd, libc::c_int)>, RuntimeError
         out.push((fd, *kind));
     }
     Ok(out)
-}
-
-/// The `cgroup.procs` files of the cgroups `pid` is in, in every cgroup
-/// tree mounted here — v1 hierarchies and a cgroup2 mount, including one
-/// beside v1 (hybrid hosts). Paths are in our view: absolute, since the
-/// caller runs in the host's cgroup namespace.
-fn cgroup_procs_files(pid: Pid) -> Result<Vec<PathBuf>, RuntimeError> {
-    let path = PathBuf::from(format!("/proc/{}/cgroup", pid.as_raw_nonzero()));
-    let text = std::fs::read_to_string(&path).map_err(|e| RuntimeError::io("reading", &path, e))?;
-    let (v2_root, v1_mounts) = Hierarchy::all_mounts()?;
-    let mut files = Vec::new();
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(rel)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        let rel = rel.trim_start_matches('/');
-        if controllers.is_empty() {
-            if let Some(root) = &v2_root {
-                files.push(root.join(rel).join("cgroup.procs"));
-            }
-            continue;
-        }
-        let mut wanted: Vec<&str> = controllers.split(',').collect();
-        wanted.sort_unstable();
-        let mount = v1_mounts.iter().find(|m| {
-            let mut have: Vec<&str> = m.controllers.iter().map(String::as_str).collect();
-            have.sort_unstable();
-            have == wanted
-        });
-        if let Some(m) = mount {
-            files.push(m.path.join(rel).join("cgroup.procs"));
-        }
-    }
-    Ok(files)
 }

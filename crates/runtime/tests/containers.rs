@@ -55,6 +55,7 @@ const CASES: &[Case] = &[
     ("container_in_cgroup2_tree", container_in_cgroup2_tree),
     ("init_binary", init_binary),
     ("cleanup_leaves_nothing", cleanup_leaves_nothing),
+    ("warming_the_migration_lock_moves_nothing", warming_the_migration_lock_moves_nothing),
     ("sixty_layers", sixty_layers),
     ("sixty_layers_fsconfig", sixty_layers_fsconfig),
     ("sixty_layers_symlinks", sixty_layers_symlinks),
@@ -810,6 +811,13 @@ fn init_binary() {
         std::fs::read_to_string(&init).unwrap().ends_with("exec \"$@\"\n"),
         "the host binary is untouched"
     );
+}
+
+/// The warm-up writes this process into the cgroups it is already in.
+fn warming_the_migration_lock_moves_nothing() {
+    let before = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    runtime::cgroups::warm_migration_lock().expect("warming the cgroup migration lock");
+    assert_eq!(std::fs::read_to_string("/proc/self/cgroup").unwrap(), before);
 }
 
 fn cleanup_leaves_nothing() {

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct Supervision {
     pending_attach: Mutex<HashMap<String, Vec<PendingAttach>>>,
     /// Containers the user stopped or killed, which restart policies leave alone.
     stopped_by_user: Mutex<std::collections::HashSet<String>>,
+    /// Whether a thread is warming the kernel's cgroup migration lock.
+    warming: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -50,7 +53,26 @@ impl Default for Supervision {
             changes: broadcast::channel(1024).0,
             pending_attach: Mutex::default(),
             stopped_by_user: Mutex::default(),
+            warming: Arc::default(),
         }
+    }
+}
+
+impl Supervision {
+    /// A container is about to start: warms the kernel's cgroup migration
+    /// lock on a spare thread, one at a time, so that the init's joining its
+    /// cgroup does not wait for it (see [`runtime::cgroups::warm_migration_lock`]).
+    pub(crate) fn warm_cgroup_lock(&self) {
+        if self.warming.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let warming = self.warming.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = runtime::cgroups::warm_migration_lock() {
+                tracing::debug!("warming the cgroup migration lock: {e}");
+            }
+            warming.store(false, Ordering::Release);
+        });
     }
 }
 
@@ -101,6 +123,7 @@ impl Engine {
     /// process run. On an exec failure the container stays `created` with
     /// Docker's exit code (126/127) and the error.
     async fn launch(self: &Arc<Self>, c: &Container) -> Result<()> {
+        self.supervision.warm_cgroup_lock();
         // Until the container's own overlay is up, no copy may mount its layer.
         let lock = self.fs_locks.get(&c.id);
         let _held = lock.lock().await;

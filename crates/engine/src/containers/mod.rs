@@ -173,6 +173,8 @@ impl Engine {
             return Err(Error::InvalidArgument("No command specified".into()));
         }
         req.host_config.validate().map_err(Error::InvalidArgument)?;
+        // Most creations are followed by a start (`docker run`).
+        self.supervision.warm_cgroup_lock();
         // Mounts and devices are checked now, as Docker does, not at start.
         for m in req.host_config.mounts.iter().flatten() {
             spec::mount_spec(m)?;

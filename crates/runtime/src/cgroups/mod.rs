@@ -553,6 +553,62 @@ fn remove_dir_retrying(dir: &Path, timeout: Duration) -> Result<(), CgroupError>
 /// Writes a control file. The file must exist (the kernel creates them);
 /// writing never creates files, so a missing controller is reported, not
 /// papered over with a regular file.
+/// The `cgroup.procs` files of the cgroups `pid` is in, in every cgroup
+/// tree mounted here — v1 hierarchies and a cgroup2 mount, including one
+/// beside v1 (hybrid hosts). Paths are in our view: absolute, since the
+/// caller runs in the host's cgroup namespace.
+pub(crate) fn procs_files_of(pid: i32) -> Result<Vec<PathBuf>, CgroupError> {
+    let path = PathBuf::from(format!("/proc/{pid}/cgroup"));
+    let text = std::fs::read_to_string(&path).map_err(io_err("read", &path))?;
+    let (v2_root, v1_mounts) = Hierarchy::all_mounts()?;
+    let mut files = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(rel)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let rel = rel.trim_start_matches('/');
+        if controllers.is_empty() {
+            if let Some(root) = &v2_root {
+                files.push(root.join(rel).join("cgroup.procs"));
+            }
+            continue;
+        }
+        let mut wanted: Vec<&str> = controllers.split(',').collect();
+        wanted.sort_unstable();
+        let mount = v1_mounts.iter().find(|m| {
+            let mut have: Vec<&str> = m.controllers.iter().map(String::as_str).collect();
+            have.sort_unstable();
+            have == wanted
+        });
+        if let Some(m) = mount {
+            files.push(m.path.join(rel).join("cgroup.procs"));
+        }
+    }
+    Ok(files)
+}
+
+/// Takes and releases the kernel's cgroup migration lock, changing nothing:
+/// moves this process into a cgroup it is already in. Only on cgroup v1.
+///
+/// Why: a v1 `cgroup.procs` write takes the writer side of the kernel's
+/// threadgroup rwsem, and the first writer after an idle spell waits for an
+/// RCU grace period (10-20 ms on this kind of host); a writer within a grace
+/// period of the last one does not wait. Called on a spare thread as a
+/// container start begins, this overlaps that wait with the rest of the
+/// start instead of paying it when the init joins its cgroup. v2 needs none:
+/// the init is cloned into its cgroup, which takes only the reader side.
+pub fn warm_migration_lock() -> Result<(), CgroupError> {
+    if let Hierarchy::V2 { .. } = Hierarchy::detect()? {
+        return Ok(());
+    }
+    let pid = rustix::process::getpid().as_raw_nonzero().get();
+    match procs_files_of(pid)?.first() {
+        Some(own) => write(own, &pid.to_string()),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
     use std::io::Write;
     let mut file =
