@@ -25,16 +25,17 @@ impl PeerSocket {
         Ok(PeerSocket(Arc::new(stream.as_fd().try_clone_to_owned()?)))
     }
 
-    /// Bytes sent and not yet read by the client.
+    /// What the client has not read yet (on a unix socket, the memory its
+    /// unread messages hold, so only zero or not is meaningful).
     fn unread(&self) -> rustix::io::Result<libc::c_int> {
         type Unread = rustix::ioctl::Getter<{ libc::TIOCOUTQ as rustix::ioctl::Opcode }, libc::c_int>;
         // SAFETY: TIOCOUTQ (SIOCOUTQ on sockets) writes one int.
         unsafe { rustix::ioctl::ioctl(&*self.0, Unread::new()) }
     }
 
-    /// Waits (a second at most) until the client has read all it was sent.
+    /// Waits (2 s at most) until the client has read all it was sent.
     async fn drained(&self) {
-        let deadline = Instant::now() + Duration::from_secs(1);
+        let deadline = Instant::now() + Duration::from_secs(2);
         while matches!(self.unread(), Ok(n) if n > 0) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }

@@ -37,5 +37,7 @@ pub use start::main_with;
 /// Call it before the process starts any thread (no tokio runtime yet):
 /// it forks, and the runtime forks the container from the shim.
 pub fn main(args: &[String]) -> i32 {
+    // The daemon runs us as /proc/self/exe, which names the process `exe`.
+    let _ = rustix::thread::set_name(c"berth");
     main_with(args, |_| real::RealRuntime::new())
 }

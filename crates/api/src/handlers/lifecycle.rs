@@ -4,10 +4,10 @@
 use bytes::Bytes;
 use engine::containers::lifecycle::WaitCondition;
 use engine::containers::logs::{self, LogOptions, LogReader, Stream};
+use engine::containers::shim_client::ShimStream;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-
 use serde_json::json;
 
 use crate::ApiError;
@@ -98,8 +98,10 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
     let history = if q.bool("logs") { attach_history(ctx, &c, stdout, stderr).await? } else { Vec::new() };
     let stream = q.bool("stream");
     let tty = c.config.tty;
-    let attached =
-        stream.then(|| ctx.engine.attach_container(&c.id, stdin, stdout, stderr, stdin_once)).transpose()?;
+    let attached = stream
+        .then(|| ctx.engine.attach_container(&c.id, stdin, stdout, stderr, stdin_once))
+        .transpose()?
+        .map(Attaching::connect);
     tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         let Some(mut client) = take_over(req).await else { return };
@@ -112,9 +114,8 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
             let _ = client.shutdown().await;
             return;
         };
-        match attached.await {
-            Ok(shim) => join_attached(client, shim.stream, stdin.then_some(keys)).await,
-            Err(e) => tracing::debug!("attach: {e}"),
+        if let Some(shim) = attached.stream().await {
+            join_attached(client, shim.stream, stdin.then_some(keys)).await
         }
     });
     let mut resp = full(
@@ -127,6 +128,34 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
         resp.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("tcp"));
     }
     Ok(resp)
+}
+
+/// An attach connecting to the container's shim in a task of its own, from
+/// the moment it is registered: a start waits for it, and must not wait for
+/// the client to read our answer. Aborted if dropped (the client is gone).
+struct Attaching(tokio::task::JoinHandle<engine::Result<ShimStream>>);
+
+impl Attaching {
+    fn connect(attach: impl Future<Output = engine::Result<ShimStream>> + Send + 'static) -> Attaching {
+        Attaching(tokio::spawn(attach))
+    }
+
+    async fn stream(mut self) -> Option<ShimStream> {
+        match (&mut self.0).await {
+            Ok(Ok(shim)) => Some(shim),
+            Ok(Err(e)) => {
+                tracing::debug!("attach: {e}");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for Attaching {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What the container wrote before an attach that asks for `logs`.
@@ -191,8 +220,10 @@ pub(crate) async fn attach_websocket(ctx: &Ctx, name: &str, req: Request<Incomin
     let stream = q.bool("stream");
     let stdin_once = c.config.stdin_once && !c.config.tty;
     let multiplexed = !c.config.tty;
-    let attached =
-        stream.then(|| ctx.engine.attach_container(&c.id, stdin, stdout, stderr, stdin_once)).transpose()?;
+    let attached = stream
+        .then(|| ctx.engine.attach_container(&c.id, stdin, stdout, stderr, stdin_once))
+        .transpose()?
+        .map(Attaching::connect);
     tokio::spawn(async move {
         let Some(client) = take_over(req).await else { return };
         let keys = stdin.then_some(keys);
@@ -201,9 +232,8 @@ pub(crate) async fn attach_websocket(ctx: &Ctx, name: &str, req: Request<Incomin
             let (nothing, _) = tokio::io::duplex(1);
             return crate::websocket::bridge(client, nothing, multiplexed, history, None).await;
         };
-        match attached.await {
-            Ok(shim) => crate::websocket::bridge(client, shim.stream, multiplexed, history, keys).await,
-            Err(e) => tracing::debug!("websocket attach: {e}"),
+        if let Some(shim) = attached.stream().await {
+            crate::websocket::bridge(client, shim.stream, multiplexed, history, keys).await
         }
     });
     let mut resp = full(StatusCode::SWITCHING_PROTOCOLS, "text/plain; charset=utf-8", Bytes::new());

@@ -7,6 +7,7 @@ be lost to it. Run by tests/sdk.rs; any failed assertion exits non-zero.
 """
 import http.client
 import os
+import threading
 import time
 
 import docker
@@ -36,9 +37,23 @@ assert r.exit_code == 4 and r.output == b"quick\nerr\n", r
 r = c.exec_run(["echo", "split"], demux=True)
 assert r.output == (b"split\n", None), r
 
-# attach with logs and without stream: the history, then the end.
+# attach with logs and without stream: the history, then the end (and
+# without either, nothing), as Docker.
 assert c.attach(logs=True, stream=False) == b"before\n"
 assert c.attach(stdout=False, stderr=True, logs=True, stream=False) == b""
+assert c.attach(logs=False, stream=False) == b""
+
+# attach to a created container, then start it while the client is still
+# to read the attach answer: it gets all the output.
+d = client.containers.create("busybox:1.38.0-glibc", ["echo", "from the start"])
+got = []
+t = threading.Thread(target=lambda: got.append(b"".join(d.attach(stdout=True, stderr=True, stream=True))))
+t.start()
+time.sleep(0.1)
+d.start()
+t.join(30)
+assert got == [b"from the start\n"], got
+d.remove()
 
 c.remove(force=True)
 print("all stream checks passed")

@@ -32,10 +32,8 @@ pub enum Change {
 #[derive(Debug)]
 pub struct Supervision {
     pub changes: broadcast::Sender<(String, Change)>,
-    /// Attach requests waiting for a container's shim: each gets the shim's
-    /// bundle and acknowledges once connected, so `start` lets the process
-    /// run only after every such client is listening.
-    pending_attach: Mutex<HashMap<String, Vec<PendingAttach>>>,
+    /// Attach clients of containers not running yet, by container.
+    pending_attach: Mutex<HashMap<String, Attaches>>,
     /// Containers the user stopped or killed, which restart policies leave alone.
     stopped_by_user: Mutex<std::collections::HashSet<String>>,
     /// Whether a thread is warming the kernel's cgroup migration lock.
@@ -43,8 +41,26 @@ pub struct Supervision {
 }
 
 #[derive(Debug)]
+enum Attaches {
+    /// Waiting for a start: each gets the shim's bundle and acknowledges
+    /// once connected, so the start lets the process run only after every
+    /// such client is listening.
+    Waiting(Vec<PendingAttach>),
+    /// A start is under way with this bundle: clients connect at once.
+    Starting(PathBuf),
+}
+
+#[derive(Debug)]
 struct PendingAttach {
     ready: oneshot::Sender<(PathBuf, oneshot::Sender<()>)>,
+}
+
+/// How an attach client reaches the shim.
+enum Connect {
+    /// The shim of this bundle is up.
+    Now(PathBuf),
+    /// When the start sends the bundle; the client acknowledges once connected.
+    AtStart(oneshot::Receiver<(PathBuf, oneshot::Sender<()>)>),
 }
 
 impl Default for Supervision {
@@ -67,12 +83,36 @@ impl Supervision {
             return;
         }
         let warming = self.warming.clone();
-        std::thread::spawn(move || {
+        let spawned = std::thread::Builder::new().name("cgroup-warm".into()).spawn(move || {
             if let Err(e) = runtime::cgroups::warm_migration_lock() {
                 tracing::debug!("warming the cgroup migration lock: {e}");
             }
             warming.store(false, Ordering::Release);
         });
+        if spawned.is_err() {
+            self.warming.store(false, Ordering::Release);
+        }
+    }
+
+    /// A start of `id` with `bundle` begins: returns the attach clients
+    /// waiting for it; those that come until the container shows as running
+    /// (or its start fails) connect straight to the shim.
+    fn starting(&self, id: &str, bundle: &std::path::Path) -> Vec<PendingAttach> {
+        let previous = self
+            .pending_attach
+            .lock()
+            .expect("lock")
+            .insert(id.to_string(), Attaches::Starting(bundle.into()));
+        match previous {
+            Some(Attaches::Waiting(clients)) => clients,
+            _ => Vec::new(),
+        }
+    }
+
+    /// The container is running, failed to start or is gone: no attach
+    /// client waits for it any more (those still waiting are let go).
+    pub(crate) fn forget_attaches(&self, id: &str) {
+        self.pending_attach.lock().expect("lock").remove(id);
     }
 }
 
@@ -166,17 +206,18 @@ impl Engine {
         let pid =
             serde_json::from_slice::<Value>(&out.stdout).ok().and_then(|v| v["pid"].as_u64()).unwrap_or(0)
                 as u32;
-        // Connect every attach client that is waiting, before the process runs.
-        let waiting = self.supervision.pending_attach.lock().expect("lock").remove(&c.id).unwrap_or_default();
+        // Connect every attach client that is waiting, before the process
+        // runs (5 s at most in all: a stuck client loses its output).
         let mut acks = Vec::new();
-        for p in waiting {
+        for p in self.supervision.starting(&c.id, &bundle) {
             let (ack_tx, ack_rx) = oneshot::channel();
             if p.ready.send((bundle.clone(), ack_tx)).is_ok() {
                 acks.push(ack_rx);
             }
         }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         for a in acks {
-            let _ = tokio::time::timeout(Duration::from_secs(5), a).await;
+            let _ = tokio::time::timeout_at(deadline, a).await;
         }
         if let Err(e) = self.shim(&c.id).call(json!({"op": "start"})).await {
             let (msg, code) = match &e {
@@ -188,14 +229,16 @@ impl Engine {
             self.record_start_failure(&c.id, &msg, code);
             return Err(Error::Shim(msg, code));
         }
-        let c = self.update_container(&c.id, |c| {
+        let running = self.update_container(&c.id, |c| {
             c.state.status = Status::Running;
             c.state.pid = pid;
             c.state.exit_code = 0;
             c.state.error.clear();
             c.state.oom_killed = false;
             c.state.started_at = image::config::now_rfc3339();
-        })?;
+        });
+        self.supervision.forget_attaches(&c.id);
+        let c = running?;
         self.container_event("start", &c, BTreeMap::new());
         self.publish_change(&c.id, Change::Started);
         self.spawn_monitor(c.id.clone());
@@ -211,7 +254,7 @@ impl Engine {
             c.state.exit_code = code;
             c.state.error = msg.to_string();
         });
-        self.supervision.pending_attach.lock().expect("lock").remove(id);
+        self.supervision.forget_attaches(id);
         self.publish_change(id, Change::StartFailed);
         if let Ok(c) = self.container(id)
             && c.host_config.auto_remove
@@ -477,9 +520,10 @@ impl Engine {
 
     /// Attaches to the container's output (and input), counting from this
     /// call: a created container started meanwhile lets its process run only
-    /// once the returned future has connected, so no output is lost (the API
-    /// registers an attach before answering and connects after). The future
-    /// connects at once to a running container.
+    /// once the returned future has connected (5 s at most), so no output is
+    /// lost; the future connects at once to a running container, or to one
+    /// being started. The API registers an attach before it answers and
+    /// connects while it answers.
     pub fn attach_container(
         self: &Arc<Self>,
         name: &str,
@@ -490,23 +534,32 @@ impl Engine {
     ) -> Result<impl Future<Output = Result<ShimStream>> + Send + 'static> {
         let c = self.container(name)?;
         let req = json!({"op": "attach", "stdin": stdin, "stdout": stdout, "stderr": stderr, "stdin_once": stdin_once});
-        let at_start = (!c.state.status.is_active()).then(|| {
-            let (tx, rx) = oneshot::channel();
-            self.supervision
-                .pending_attach
-                .lock()
-                .expect("lock")
-                .entry(c.id.clone())
-                .or_default()
-                .push(PendingAttach { ready: tx });
-            rx
-        });
+        // Decided under the lock a start takes to collect its clients, and
+        // keeps until the container shows as running: no client falls
+        // between the two.
+        let connect = {
+            let mut pending = self.supervision.pending_attach.lock().expect("lock");
+            match pending.get_mut(&c.id) {
+                Some(Attaches::Starting(bundle)) => Connect::Now(bundle.clone()),
+                _ if self.container(&c.id)?.state.status.is_active() => Connect::Now(self.bundle_dir(&c.id)),
+                Some(Attaches::Waiting(clients)) => {
+                    let (tx, rx) = oneshot::channel();
+                    clients.push(PendingAttach { ready: tx });
+                    Connect::AtStart(rx)
+                }
+                None => {
+                    let (tx, rx) = oneshot::channel();
+                    pending.insert(c.id.clone(), Attaches::Waiting(vec![PendingAttach { ready: tx }]));
+                    Connect::AtStart(rx)
+                }
+            }
+        };
         let engine = self.clone();
         let name = name.to_string();
         Ok(async move {
-            let stream = match at_start {
-                None => engine.shim(&c.id).open(req).await?.1,
-                Some(rx) => {
+            let stream = match connect {
+                Connect::Now(bundle) => ShimClient::new(&bundle).open(req).await?.1,
+                Connect::AtStart(rx) => {
                     let (bundle, ack) = rx.await.map_err(|_| no_such(&name))?;
                     let result = ShimClient::new(&bundle).open(req).await;
                     let _ = ack.send(());

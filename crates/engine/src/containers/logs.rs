@@ -3,7 +3,7 @@
 //! timestamps, and following new lines as they are written.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -102,6 +102,17 @@ impl OpenLog {
         }
     }
 
+    /// Whether the file was cut shorter than what was read of it.
+    fn truncated(&mut self) -> io::Result<bool> {
+        Ok(self.reader.get_ref().metadata()?.len() < self.reader.stream_position()?)
+    }
+
+    fn rewind(&mut self) -> io::Result<()> {
+        self.reader.seek(SeekFrom::Start(0))?;
+        self.pending.clear();
+        Ok(())
+    }
+
     /// Passes each complete record from here to the end of the file to
     /// `each`, until it returns false (then returns false too). A record
     /// still being written stays pending until a later call.
@@ -175,20 +186,29 @@ impl LogReader {
         mut emit: impl FnMut(&Record) -> bool,
         stop: impl Fn() -> bool,
     ) -> io::Result<()> {
+        // Reads `log` to its end; false once nothing more is wanted.
+        let mut pass = |log: &mut OpenLog| {
+            log.records(|r| opts.until_nano.is_none_or(|u| r.time_nano <= u) && (!opts.wants(&r) || emit(&r)))
+        };
         let mut last_pass = false;
         loop {
             if let Some(log) = &mut self.live {
-                let mut past_until = false;
-                let go_on = log.records(|r| {
-                    past_until = opts.until_nano.is_some_and(|u| r.time_nano > u);
-                    !past_until && (!opts.wants(&r) || emit(&r))
-                })?;
-                if !go_on {
+                // With `max-file=1` the shim rotates by truncating in place.
+                if log.truncated()? {
+                    log.rewind()?;
+                }
+                if !pass(log)? {
                     return Ok(());
                 }
             }
             let current = std::fs::metadata(&self.path).ok().map(|md| md.ino());
             if current.is_some() && current != self.live.as_ref().map(|l| l.ino) {
+                // Rotated: what was appended just before the rename first.
+                if let Some(log) = &mut self.live
+                    && !pass(log)?
+                {
+                    return Ok(());
+                }
                 self.live = OpenLog::open(&self.path)?;
                 continue;
             }
@@ -293,17 +313,48 @@ mod tests {
             })
         };
         let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         logs.follow(
             &opts,
             |r| {
                 seen.push(r.log.clone());
                 seen.len() < 2
             },
-            || false,
+            || std::time::Instant::now() > deadline,
         )
         .unwrap();
         writer.join().unwrap();
         assert_eq!(seen, ["new\n", "rotated\n"]);
+    }
+
+    #[test]
+    fn follow_starts_over_when_the_log_is_truncated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        std::fs::write(&p, line("stdout", "a long first line\n", 1)).unwrap();
+        let opts = LogOptions { stdout: true, stderr: true, ..Default::default() };
+        let mut logs = LogReader::open(&p).unwrap();
+        assert_eq!(texts(&logs.read(&opts).unwrap()), ["a long first line\n"]);
+        // `max-file=1`: the shim empties the file and writes on.
+        let calls = std::cell::Cell::new(0);
+        let stop = || {
+            calls.set(calls.get() + 1);
+            if calls.get() == 1 {
+                std::fs::write(&p, line("stdout", "b\n", 2)).unwrap();
+            }
+            calls.get() > 1
+        };
+        let mut seen = Vec::new();
+        logs.follow(
+            &opts,
+            |r| {
+                seen.push(r.log.clone());
+                true
+            },
+            stop,
+        )
+        .unwrap();
+        assert_eq!(seen, ["b\n"]);
     }
 
     #[test]

@@ -325,6 +325,7 @@ impl Engine {
             _ => {}
         }
         all.remove(&c.id);
+        self.supervision.forget_attaches(&c.id);
         drop(all);
         self.unpersist(&c.id)?;
         let dir = self.container_dir(&c.id);

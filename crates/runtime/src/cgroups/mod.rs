@@ -550,9 +550,6 @@ fn remove_dir_retrying(dir: &Path, timeout: Duration) -> Result<(), CgroupError>
     }
 }
 
-/// Writes a control file. The file must exist (the kernel creates them);
-/// writing never creates files, so a missing controller is reported, not
-/// papered over with a regular file.
 /// The `cgroup.procs` files of the cgroups `pid` is in, in every cgroup
 /// tree mounted here — v1 hierarchies and a cgroup2 mount, including one
 /// beside v1 (hybrid hosts). Paths are in our view: absolute, since the
@@ -598,17 +595,21 @@ pub(crate) fn procs_files_of(pid: i32) -> Result<Vec<PathBuf>, CgroupError> {
 /// container start begins, this overlaps that wait with the rest of the
 /// start instead of paying it when the init joins its cgroup. v2 needs none:
 /// the init is cloned into its cgroup, which takes only the reader side.
-pub fn warm_migration_lock() -> Result<(), CgroupError> {
+/// Returns whether it wrote.
+pub fn warm_migration_lock() -> Result<bool, CgroupError> {
     if let Hierarchy::V2 { .. } = Hierarchy::detect()? {
-        return Ok(());
+        return Ok(false);
     }
     let pid = rustix::process::getpid().as_raw_nonzero().get();
     match procs_files_of(pid)?.first() {
-        Some(own) => write(own, &pid.to_string()),
-        None => Ok(()),
+        Some(own) => write(own, &pid.to_string()).map(|()| true),
+        None => Ok(false),
     }
 }
 
+/// Writes a control file. The file must exist (the kernel creates them);
+/// writing never creates files, so a missing controller is reported, not
+/// papered over with a regular file.
 pub(crate) fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
     use std::io::Write;
     let mut file =
