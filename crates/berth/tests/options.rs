@@ -338,3 +338,38 @@ fn published_ports_are_refused_without_bridge_networking() {
     }
     ok(d.docker().args(["rm", "-f", "noports"]));
 }
+
+/// The process environment as Docker builds it: PATH, HOSTNAME, HOME from
+/// the user's passwd entry (runc's rule), TERM only with a tty, and what the
+/// container or exec sets wins.
+#[test]
+fn process_environment() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let env = |args: &[&str]| -> Vec<String> {
+        let mut out: Vec<String> =
+            ok(d.docker().args(args)).lines().map(|l| l.trim_end().to_string()).collect();
+        out.sort();
+        out
+    };
+    assert_eq!(
+        env(&["run", "--rm", "-h", "box", image, "env"]),
+        ["HOME=/root", "HOSTNAME=box", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    );
+    // A user without a passwd entry gets `/`; HOME set by the user stays.
+    assert!(env(&["run", "--rm", "-u", "4242", image, "env"]).contains(&"HOME=/".to_string()));
+    assert!(env(&["run", "--rm", "-e", "HOME=/mine", image, "env"]).contains(&"HOME=/mine".to_string()));
+    assert!(env(&["run", "--rm", "-t", image, "env"]).contains(&"TERM=xterm".to_string()));
+    // exec: TERM with its own tty only; the container's environment, then its own.
+    ok(d.docker().args(["run", "-d", "-t", "--name", "envs", "-e", "A=1", image, "sleep", "100"]));
+    let plain = env(&["exec", "-e", "B=2", "envs", "env"]);
+    assert!(plain.contains(&"A=1".to_string()) && plain.contains(&"B=2".to_string()), "{plain:?}");
+    assert!(plain.contains(&"HOME=/root".to_string()), "{plain:?}");
+    assert!(!plain.iter().any(|e| e.starts_with("TERM=")), "{plain:?}");
+    assert!(env(&["exec", "-t", "envs", "env"]).contains(&"TERM=xterm".to_string()));
+    assert!(env(&["exec", "-u", "nobody", "envs", "env"]).contains(&"HOME=/home".to_string()));
+    ok(d.docker().args(["rm", "-f", "envs"]));
+}

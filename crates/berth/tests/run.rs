@@ -94,6 +94,20 @@ fn detached_logs_stop_exec_wait_and_rm() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "exec-out\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "exec-err\n");
     assert_eq!(ok(d.docker().args(["exec", "ticker", "hostname"])).trim(), &id[..12]);
+    // A command that cannot run: the message in the stream, Docker's 127 or
+    // 126, and the exec's exit code says so.
+    for (args, code, says) in [
+        (&["nosuchcmd"][..], 127, "executable file not found"),
+        (&["/etc/passwd"][..], 126, "permission denied"),
+        (&["-u", "nosuchuser", "id"][..], 126, "nosuchuser"),
+    ] {
+        let (user, cmd) = if args[0] == "-u" { (&args[..2], &args[2..]) } else { (&args[..0], args) };
+        let out = run(d.docker().arg("exec").args(user).arg("ticker").args(cmd));
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase()
+            + &String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert!(text.contains(says), "{args:?}: {text}");
+    }
 
     // `logs -f` follows until the container stops; stop honours SIGTERM.
     let follower = d

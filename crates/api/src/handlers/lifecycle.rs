@@ -405,11 +405,25 @@ pub(crate) async fn exec_start(ctx: &Ctx, id: &str, req: Request<Incoming>) -> H
     }
     let config = ctx.engine.inspect_exec(id).await?.config;
     let keys = detach_keys(config.tty, &config.detach_keys)?;
-    let stream = ctx.engine.start_exec(id, false).await?.expect("a stream when attached");
+    let started = match ctx.engine.start_exec(id, false).await {
+        Ok(stream) => Ok(stream.expect("a stream when attached")),
+        // As Docker, a command that cannot run is told in the stream, after
+        // the upgrade (the exit code, 126 or 127, is the exec's).
+        Err(engine::Error::Shim(message, _)) if upgrade => Err(message),
+        Err(e) => return Err(e.into()),
+    };
     let req = Request::from_parts(parts, ());
     tokio::spawn(async move {
-        if let Some(client) = take_over(req).await {
-            join_attached(client, stream.stream, config.attach_stdin.then_some(keys)).await
+        use tokio::io::AsyncWriteExt;
+        let Some(mut client) = take_over(req).await else { return };
+        match started {
+            Ok(stream) => join_attached(client, stream.stream, config.attach_stdin.then_some(keys)).await,
+            Err(message) => {
+                let _ = client
+                    .write_all(&frame(Stream::Stdout, format!("{message}\r\n").as_bytes(), config.tty))
+                    .await;
+                let _ = client.shutdown().await;
+            }
         }
     });
     let mut resp = full(

@@ -96,14 +96,26 @@ impl Engine {
             return Err(Error::Conflict(format!("Container {} is not running", c.id)));
         }
         let bundle = self.bundle_dir(&c.id);
-        let spec = exec_spec(&bundle, &exec.config)?;
+        let spec = exec_spec(&bundle, &c, &exec.config)?;
         let req = json!({"op": "exec", "id": id, "spec": spec, "tty": exec.config.tty, "stdin": exec.config.attach_stdin, "detach": detach, "console_size": exec.config.console_size});
         let shim = ShimClient::new(&bundle);
-        let (answer, stream) = if detach {
-            (shim.call(req).await?, None)
+        let started = if detach {
+            shim.call(req).await.map(|a| (a, None))
         } else {
-            let (a, s) = shim.open(req).await?;
-            (a, Some(s))
+            shim.open(req).await.map(|(a, s)| (a, Some(s)))
+        };
+        let (answer, stream) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                // A command that cannot run ends the exec: 127 when it was
+                // not found, else 126 (a bad user or directory too), as Docker.
+                if let Error::Shim(_, code) = &e
+                    && let Some(x) = self.execs.0.lock().expect("execs lock").get_mut(id)
+                {
+                    x.exit_code = Some(if *code == 127 { 127 } else { 126 });
+                }
+                return Err(e);
+            }
         };
         let pid = answer["pid"].as_u64().unwrap_or(0) as u32;
         if let Some(e) = self.execs.0.lock().expect("execs lock").get_mut(id) {
@@ -181,14 +193,14 @@ impl Engine {
 /// The runtime's exec spec: the container's own settings (from the spec the
 /// shim was started with), with the exec's command, environment, user and
 /// working directory on top.
-fn exec_spec(bundle: &std::path::Path, cfg: &ExecConfig) -> Result<Value> {
+fn exec_spec(bundle: &std::path::Path, c: &super::Container, cfg: &ExecConfig) -> Result<Value> {
     let path = bundle.join("spec.json");
     let bytes =
         std::fs::read(&path).map_err(|e| Error::Internal(format!("reading {}: {e}", path.display())))?;
     let spec: Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::Internal(format!("parsing {}: {e}", path.display())))?;
     let rt = &spec["runtime"];
-    let mut env: Vec<String> = serde_json::from_value(rt["env"].clone()).unwrap_or_default();
+    let mut env = super::spec::process_env(&c.config, cfg.tty);
     for e in cfg.env.iter().flatten() {
         let key = e.split('=').next().unwrap_or(e);
         env.retain(|x| x.split('=').next() != Some(key));

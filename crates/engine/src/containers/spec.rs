@@ -12,6 +12,27 @@ use crate::{Engine, Error, Result};
 /// Period Docker uses to turn `--cpus` into a CFS quota, in microseconds.
 const CPU_PERIOD: u64 = 100_000;
 
+/// The environment of a container's process (the init, or an exec with or
+/// without its own `tty`): the container's, with Docker's PATH, HOSTNAME and,
+/// for a tty, TERM unless the container sets them. (HOME comes from the
+/// user's passwd entry, in the runtime.)
+pub(crate) fn process_env(config: &super::ContainerConfig, tty: bool) -> Vec<String> {
+    let mut env = config.env.clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, runtime::DEFAULT_PATH_ENV.to_string());
+    }
+    let mut add = |k: &str, v: &str| {
+        if !env.iter().any(|e| e.split('=').next() == Some(k)) {
+            env.push(format!("{k}={v}"));
+        }
+    };
+    add("HOSTNAME", &config.hostname);
+    if tty {
+        add("TERM", "xterm");
+    }
+    env
+}
+
 impl Engine {
     /// The runtime spec for running `c`; `etc` are the container's
     /// (hostname, hosts, resolv.conf) files.
@@ -33,21 +54,7 @@ impl Engine {
         let h = &c.host_config;
         let mut spec = Spec::docker_defaults(c.id.clone(), rootfs, args);
         spec.init = (h.init == Some(true)).then(|| self.init_binary.clone());
-        let mut env = c.config.env.clone().unwrap_or_default();
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(0, runtime::DEFAULT_PATH_ENV.to_string());
-        }
-        // Docker sets HOSTNAME, and TERM for a tty, unless the user did.
-        let mut add = |k: &str, v: &str| {
-            if !env.iter().any(|e| e.split('=').next() == Some(k)) {
-                env.push(format!("{k}={v}"));
-            }
-        };
-        add("HOSTNAME", &c.config.hostname);
-        if c.config.tty {
-            add("TERM", "xterm");
-        }
-        spec.env = env;
+        spec.env = process_env(&c.config, c.config.tty);
         spec.cwd = if c.config.working_dir.is_empty() { "/".into() } else { c.config.working_dir.clone() };
         spec.hostname = c.config.hostname.clone();
         spec.domainname = c.config.domainname.clone();

@@ -293,11 +293,21 @@ pub(crate) fn become_process(
     chan: BorrowedFd<'_>,
     wait_for_start: bool,
 ) -> Result<Infallible, InitError> {
-    let user = match &plan.user {
-        UserSpec::Id(user) => user.clone(),
-        UserSpec::Lookup { user, group_add } => crate::user::resolve_user(Path::new("/"), user, group_add)
-            .map_err(|e| InitError::setup(e.to_string()))?,
+    let (user, home) = match &plan.user {
+        UserSpec::Id(user) => (user.clone(), None),
+        UserSpec::Lookup { user, group_add } => {
+            let found = crate::user::resolve(Path::new("/"), user, group_add)
+                .map_err(|e| InitError::setup(e.to_string()))?;
+            (found.user, Some(found.home))
+        }
     };
+    // As runc: HOME from the user's passwd entry (`/` without one), unless set.
+    let mut env = plan.env.clone();
+    if let Some(home) = home
+        && !env.iter().any(|e| e.as_bytes().starts_with(b"HOME="))
+    {
+        env.push(CString::new(format!("HOME={home}")).map_err(|_| InitError::setup("a NUL byte in HOME"))?);
+    }
     if let Some(filter) = &plan.seccomp
         && !plan.no_new_privileges
     {
@@ -348,7 +358,7 @@ pub(crate) fn become_process(
     {
         filter.install().map_err(|e| InitError::os("installing the seccomp filter", e))?;
     }
-    let err = sys::execve(&path, &plan.args, &plan.env);
+    let err = sys::execve(&path, &plan.args, &env);
     Err(exec_error(&program, err))
 }
 
