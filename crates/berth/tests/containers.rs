@@ -45,6 +45,12 @@ fn create_ps_inspect_rename_rm() {
     assert_eq!(rows.len(), 2, "{all}");
     assert!(rows[0].ends_with("|Created|\"sh -c 'echo a b; sl…\"|busybox:1.38.0-glibc"), "{all}");
     assert_eq!(rows[1], "web1|Created|\"echo hello\"|busybox:1.38.0-glibc");
+    // `-l` and `-n` count stopped containers too.
+    assert_eq!(
+        lines(&ok(d.docker().args(["ps", "-l", "--format", "{{.Names}}"]))),
+        [rows[0].split('|').next().unwrap()]
+    );
+    assert_eq!(lines(&ok(d.docker().args(["ps", "-n", "2", "-q"]))).len(), 2);
     let filtered = ok(d.docker().args(["ps", "-a", "-q", "--filter", "label=team=x"]));
     assert_eq!(filtered.trim(), &id[..12]);
     let by_status = ok(d.docker().args(["ps", "-q", "--filter", "status=created"]));
@@ -102,6 +108,29 @@ fn create_ps_inspect_rename_rm() {
     let mut d = d;
     d.restart();
     assert_eq!(ok(d.docker().args(["ps", "-a", "--format", "{{.Names}}"])).trim(), "keep");
+    // COMMAND as Docker writes it: arguments with a space quoted, nothing escaped.
+    ok(d.docker().args([
+        "create",
+        "--name",
+        "quoted",
+        image,
+        "echo",
+        "$HOME",
+        "a;b",
+        "it's",
+        "two words",
+        "",
+    ]));
+    let cmd = ok(d.docker().args([
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--filter",
+        "name=quoted",
+        "--format",
+        "{{.Command}}",
+    ]));
+    assert_eq!(cmd.trim_end_matches('\n'), "\"echo $HOME a;b it's 'two words' \"");
     ok(d.docker().args(["rmi", image]).arg("-f"));
 }
 

@@ -155,6 +155,11 @@ fn images_lists_filters_and_formats_like_docker() {
     assert_eq!(lines(&before), ["one", "1.38.0-glibc"]);
     let by_ref = ok(d.docker().args(["images", "--format", "{{.Tag}}", "--filter", "reference=alp*:o*"]));
     assert_eq!(lines(&by_ref), ["one"]);
+    // An image with two names shows only those the filter matched, as Docker.
+    ok(d.docker().args(["tag", "busybox:1.38.0-glibc", "other/box:x"]));
+    let by_repo = ok(d.docker().args(["images", "--format", "{{.Repository}}:{{.Tag}}", "busybox"]));
+    assert_eq!(lines(&by_repo), ["busybox:1.38.0-glibc"]);
+    ok(d.docker().args(["rmi", "other/box:x"]));
 
     // Re-importing to a tag leaves the old image dangling.
     ok(d.docker().arg("import").arg(fixture(ALPINE_ROOTFS)).arg("alpine:two"));

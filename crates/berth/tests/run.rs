@@ -52,6 +52,12 @@ fn run_rm_echo_and_exit_codes() {
     assert_eq!(code, 127, "{err}");
     assert!(err.contains("executable file not found"), "{err}");
     assert_eq!(inspect(&d, "e127", "{{.State.Status}} {{.State.ExitCode}}"), "created 127");
+    // Its wait answers the code and carries the start's error, as Docker's.
+    assert_eq!(ok(d.docker().args(["wait", "e127"])).trim(), "127");
+    let waited = ok(std::process::Command::new("python3")
+        .args(["-c", "import docker; print(docker.from_env().containers.get('e127').wait())"])
+        .env("DOCKER_HOST", d.host()));
+    assert!(waited.contains("'StatusCode': 127") && waited.contains("executable file not found"), "{waited}");
     let (code, err) = fails(d.docker().args(["run", "--name", "e126", image, "/etc/passwd"]));
     assert_eq!(code, 126, "{err}");
 

@@ -65,6 +65,7 @@ impl Engine {
         let parents: std::collections::HashSet<&str> =
             images.iter().map(|i| i.record.parent.as_str()).collect();
         let patterns = filters.get("reference");
+        let wanted = |r: &String| patterns.iter().any(|p| reference_matches(p, r));
         Ok(images
             .iter()
             .filter(|img| {
@@ -78,10 +79,17 @@ impl Engine {
                     && since.is_none_or(|s| created > s)
                     && until.is_none_or(|u| created < u)
                     && labels_pass(img, filters)
-                    && (patterns.is_empty()
-                        || patterns.iter().any(|p| img.repo_tags.iter().any(|t| reference_matches(p, t))))
+                    && (patterns.is_empty() || img.repo_tags.iter().chain(&img.repo_digests).any(wanted))
             })
             .cloned()
+            // As Docker, a reference filter also narrows the names shown.
+            .map(|mut img| {
+                if !patterns.is_empty() {
+                    img.repo_tags.retain(wanted);
+                    img.repo_digests.retain(wanted);
+                }
+                img
+            })
             .collect())
     }
 
@@ -306,8 +314,9 @@ impl Filters {
 /// Docker's `reference` filter (distribution's `FamiliarMatch`): a glob on
 /// the familiar string (`name:tag`), or else on the familiar name alone.
 fn reference_matches(pattern: &str, familiar: &str) -> bool {
+    let without_digest = familiar.split_once('@').map_or(familiar, |(n, _)| n);
     let name =
-        familiar.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map(|(n, _)| n).unwrap_or(familiar);
+        without_digest.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map_or(without_digest, |(n, _)| n);
     glob(pattern, familiar) || glob(pattern, name)
 }
 
@@ -382,6 +391,9 @@ mod tests {
         assert!(!reference_matches("busybox:1", "busybox:latest"));
         assert!(!reference_matches("*", "library/busybox:latest"));
         assert!(reference_matches("localhost:5000/a", "localhost:5000/a:t"));
+        let digest = "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert!(reference_matches("busybox", digest));
+        assert!(!reference_matches("busybox:latest", digest));
     }
 
     #[test]

@@ -49,13 +49,11 @@ pub(crate) async fn create(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
 
 pub(crate) async fn list(ctx: &Ctx, q: &Query) -> HandlerResult {
     let filters = q.filters()?;
-    let all = q.bool("all");
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse::<i64>().ok())
-        .filter(|l| *l > 0)
-        .map(|l| l as usize)
-        .unwrap_or(usize::MAX);
+    let limit: Option<usize> =
+        q.get("limit").and_then(|l| l.parse::<i64>().ok()).filter(|l| *l > 0).map(|l| l as usize);
+    // A limit counts the latest containers, stopped ones included (`ps -n`, `ps -l`).
+    let all = q.bool("all") || limit.is_some();
+    let limit = limit.unwrap_or(usize::MAX);
     let list = ctx.engine.filter_containers(all, &filters)?;
     let list = ctx.engine.filter_health(list, &filters)?;
     let size = q.bool("size");
@@ -65,19 +63,17 @@ pub(crate) async fn list(ctx: &Ctx, q: &Query) -> HandlerResult {
 }
 
 /// `docker ps`'s COMMAND: the path and arguments, quoting those that need it.
+/// Docker's `Command`: the program, then its arguments, those with a space
+/// in single quotes (nothing escaped: it is for reading, not for a shell).
 fn command(c: &Container) -> String {
-    c.config
-        .argv()
-        .iter()
-        .map(|a| {
-            if a.is_empty() || a.contains(|ch: char| ch.is_whitespace() || "'\"$;&|<>()`\\".contains(ch)) {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            } else {
-                a.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let argv = c.config.argv();
+    let Some((path, args)) = argv.split_first() else { return String::new() };
+    if args.is_empty() {
+        return path.clone();
+    }
+    let args: Vec<String> =
+        args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }).collect();
+    format!("{path} {}", args.join(" "))
 }
 
 /// Docker's STATUS column: `Up 5 seconds`, `Exited (0) 3 minutes ago`, `Created`.

@@ -65,7 +65,11 @@ pub(crate) async fn wait(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
             _ = tx.closed() => return,
         };
         let v = match result {
-            Ok(code) => json!({"StatusCode": code, "Error": null}),
+            // A start that failed left its error in the state: Docker's wait says it.
+            Ok(code) => match engine.container(&name).map(|c| c.state.error) {
+                Ok(error) if !error.is_empty() => json!({"StatusCode": code, "Error": {"Message": error}}),
+                _ => json!({"StatusCode": code, "Error": null}),
+            },
             Err(e) => json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}),
         };
         let mut line = serde_json::to_vec(&v).expect("json");
