@@ -452,3 +452,54 @@ fn berth_cli_ops() {
     let out = ok(d.berth().args(["container", "prune", "-f"]));
     assert!(out.starts_with("Deleted Containers:"), "{out}");
 }
+
+/// The events of a container's life, as Docker emits them: a `kill` per
+/// signal sent (by stop and rm -f too), `exec_die` with the exit code,
+/// `restart` for `docker restart`.
+#[test]
+fn lifecycle_events_follow_docker() {
+    if !harness::require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let image = d.load_busybox();
+    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // It ignores SIGTERM: each stop ends with a SIGKILL.
+    ok(d.docker().args(["run", "-d", "--name", "ev", image, "sh", "-c", "trap '' TERM; sleep 100 & wait"]));
+    assert_eq!(fails(d.docker().args(["exec", "ev", "sh", "-c", "exit 4"])).0, 4);
+    ok(d.docker().args(["stop", "-t", "1", "ev"]));
+    // Stopped already: a restart only starts it.
+    ok(d.docker().args(["restart", "-t", "1", "ev"]));
+    ok(d.docker().args(["rm", "-f", "ev"]));
+    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1;
+    let events = ok(d.docker().args([
+        "events",
+        "--since",
+        &start.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "container=ev",
+        "--format",
+        r#"{{.Action}} {{index .Actor.Attributes "signal"}}{{index .Actor.Attributes "exitCode"}}"#,
+    ]));
+    let actions: Vec<&str> = events.lines().map(str::trim).collect();
+    let expected = [
+        "create",
+        "start",
+        "exec_die 4",
+        "kill 15",
+        "kill 9",
+        "stop",
+        "start",
+        "restart",
+        "kill 9",
+        "destroy",
+    ];
+    // In this order (a `die` comes with each exit, as the process goes).
+    let mut rest = actions.iter();
+    for want in expected {
+        assert!(rest.any(|a| *a == want), "{want:?} missing or out of order in {actions:?}");
+    }
+    assert_eq!(actions.iter().filter(|a| a.starts_with("die")).count(), 2, "{actions:?}");
+}

@@ -83,6 +83,8 @@ enum Mode {
     Reply,
     /// A `wait`: answered when the init exits.
     Wait,
+    /// An `exec_wait`: answered when that exec exits.
+    ExecWait(String),
     /// Attached to a process's stdio (attach, or a non-detached exec).
     Stream {
         target: Target,
@@ -658,6 +660,14 @@ impl<R: Runtime> Shim<R> {
                 Some(e) => protocol::ok(e.state()),
                 None => protocol::error(&format!("no such exec: {id}"), 125),
             },
+            Request::ExecWait { id } => match self.execs.iter().find(|e| e.id == id) {
+                Some(e) if e.exit_code.is_some() => protocol::ok(e.state()),
+                Some(_) => {
+                    self.conns[i].mode = Mode::ExecWait(id);
+                    return;
+                }
+                None => protocol::error(&format!("no such exec: {id}"), 125),
+            },
             Request::Shutdown => {
                 self.shutdown.get_or_insert_with(Instant::now);
                 if self.status == Status::Created && self.exit.is_none() {
@@ -810,6 +820,12 @@ impl<R: Runtime> Shim<R> {
                         e.exit_code = Some(code);
                         e.io.exited_at = Some(Instant::now());
                         e.io.stdin = None;
+                        let answer = protocol::ok(e.state());
+                        for c in &mut self.conns {
+                            if matches!(&c.mode, Mode::ExecWait(id) if *id == e.id) {
+                                c.reply(answer.clone());
+                            }
+                        }
                     }
                 }
                 Ok(None) => return,

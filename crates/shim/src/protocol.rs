@@ -70,6 +70,10 @@ pub enum Request {
     ExecState {
         id: String,
     },
+    /// Answered like `exec_state` once the exec has exited.
+    ExecWait {
+        id: String,
+    },
     Shutdown,
 }
 

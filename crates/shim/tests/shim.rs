@@ -10,6 +10,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -441,6 +442,27 @@ fn exec_output_and_exit_code() {
     // The container itself is untouched.
     assert_eq!(c.ok(json!({"op": "state"}))["status"], "running");
     assert!(c.request(json!({"op": "exec_state", "id": "nope"}))["error"].is_string());
+
+    // exec_wait: answered at the exec's exit (at once for one already gone).
+    let answer = c.ok(json!({
+        "op": "exec", "id": "e2", "spec": {"args": ["sh", "-c", "sleep 0.3; exit 3"]}, "detach": true,
+    }));
+    let pid = answer["pid"].as_i64().unwrap();
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let socket = c.socket();
+            std::thread::spawn(move || {
+                let mut s = UnixStream::connect(socket).unwrap();
+                s.write_all(b"{\"op\":\"exec_wait\",\"id\":\"e2\"}\n").unwrap();
+                read_line(&mut s)
+            })
+        })
+        .collect();
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), json!({"ok": true, "running": false, "pid": pid, "exit_code": 3}));
+    }
+    assert_eq!(c.ok(json!({"op": "exec_wait", "id": "e1"}))["exit_code"], 7);
+    assert!(c.request(json!({"op": "exec_wait", "id": "nope"}))["error"].is_string());
 }
 
 fn exec_stdin_tty_detach_and_errors() {

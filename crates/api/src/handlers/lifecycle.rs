@@ -37,11 +37,7 @@ pub(crate) async fn stop(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
 }
 
 pub(crate) async fn restart(ctx: &Ctx, name: &str, q: &Query) -> HandlerResult {
-    match ctx.engine.stop_container(name, timeout(q)?).await {
-        Ok(()) | Err(engine::Error::NotModified(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    ctx.engine.start_container(name).await?;
+    ctx.engine.restart_container(name, timeout(q)?).await?;
     Ok(no_content())
 }
 

@@ -2,7 +2,7 @@
 //! Exec records live in memory, as Docker's do: they do not survive the daemon.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -79,7 +79,7 @@ impl Engine {
 
     /// Starts an exec; unless `detach`, returns the stream of its output
     /// (and input), which ends when the process has exited.
-    pub async fn start_exec(&self, id: &str, detach: bool) -> Result<Option<ShimStream>> {
+    pub async fn start_exec(self: &Arc<Self>, id: &str, detach: bool) -> Result<Option<ShimStream>> {
         let exec = self
             .execs
             .0
@@ -125,7 +125,28 @@ impl Engine {
         let mut attrs = BTreeMap::new();
         attrs.insert("execID".to_string(), id.to_string());
         self.container_event(&format!("exec_start: {}", exec.config.cmd.join(" ")), &c, attrs);
+        self.watch_exec(&c, id);
         Ok(stream)
+    }
+
+    /// Records the exec's exit when its shim reports it, with Docker's
+    /// `exec_die` event.
+    fn watch_exec(self: &Arc<Self>, c: &super::Container, id: &str) {
+        let (engine, c, id) = (self.clone(), c.clone(), id.to_string());
+        tokio::spawn(async move {
+            let Ok(state) = engine.shim(&c.id).call(json!({"op": "exec_wait", "id": id})).await else {
+                return;
+            };
+            let code = state["exit_code"].as_i64().unwrap_or(-1);
+            if let Some(e) = engine.execs.0.lock().expect("execs lock").get_mut(&id) {
+                e.running = false;
+                e.exit_code = Some(code);
+            }
+            let mut attrs = BTreeMap::new();
+            attrs.insert("execID".to_string(), id);
+            attrs.insert("exitCode".to_string(), code.to_string());
+            engine.container_event("exec_die", &c, attrs);
+        });
     }
 
     /// An exec's current state, asking the shim whether it still runs.

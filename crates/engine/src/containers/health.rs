@@ -286,7 +286,7 @@ impl Engine {
         self.container(id).ok().filter(|c| c.state.started_at == run && c.state.status.is_active())
     }
 
-    async fn health_loop(&self, id: &str, run: &str, check: &Check) {
+    async fn health_loop(self: &Arc<Self>, id: &str, run: &str, check: &Check) {
         loop {
             let status = self.health.lock().get(id).map(|(_, h)| h.status.clone()).unwrap_or_default();
             tokio::time::sleep(check.next_delay(since(run, OffsetDateTime::now_utc()), &status)).await;
@@ -319,7 +319,7 @@ impl Engine {
     }
 
     /// Runs the check once as an exec in the container.
-    async fn probe(&self, c: &Container, check: &Check, start: OffsetDateTime) -> HealthResult {
+    async fn probe(self: &Arc<Self>, c: &Container, check: &Check, start: OffsetDateTime) -> HealthResult {
         let mut result = HealthResult { start: rfc3339(start), exit_code: -1, ..Default::default() };
         let config = ExecConfig {
             cmd: check.cmd.clone(),
@@ -348,7 +348,7 @@ impl Engine {
 
     /// Starts the exec and collects its output until it exits or `timeout`
     /// passes (then it is killed: exit code -1, Docker's message).
-    async fn run_probe_exec(&self, exec_id: &str, timeout: Duration) -> Result<(i64, String)> {
+    async fn run_probe_exec(self: &Arc<Self>, exec_id: &str, timeout: Duration) -> Result<(i64, String)> {
         let stream = self.start_exec(exec_id, false).await?;
         let mut output = Output::default();
         let read = async {

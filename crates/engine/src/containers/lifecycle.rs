@@ -141,7 +141,7 @@ impl Engine {
         self.config.exec_root.join("containers").join(id)
     }
 
-    fn shim(&self, id: &str) -> ShimClient {
+    pub(crate) fn shim(&self, id: &str) -> ShimClient {
         ShimClient::new(&self.bundle_dir(id))
     }
 
@@ -418,9 +418,26 @@ impl Engine {
         self.supervision.stopped_by_user.lock().expect("lock").insert(c.id.clone());
         self.shim(&c.id).call(json!({"op": "kill", "signal": signo, "all": false})).await?;
         self.thaw_after_signal(&c, signo).await;
+        self.kill_event(&c, signo);
+        Ok(())
+    }
+
+    /// The `kill` event of every signal berth sends for a user (kill, stop, rm -f).
+    fn kill_event(&self, c: &Container, signo: i32) {
         let mut attrs = BTreeMap::new();
         attrs.insert("signal".to_string(), signo.to_string());
-        self.container_event("kill", &c, attrs);
+        self.container_event("kill", c, attrs);
+    }
+
+    /// `POST /containers/{id}/restart`: stop (if running), start, and the
+    /// `restart` event, as Docker.
+    pub async fn restart_container(self: &Arc<Self>, name: &str, timeout: Option<i64>) -> Result<()> {
+        match self.stop_container(name, timeout).await {
+            Ok(()) | Err(Error::NotModified(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.start_container(name).await?;
+        self.container_event("restart", &self.container(name)?, BTreeMap::new());
         Ok(())
     }
 
@@ -439,10 +456,13 @@ impl Engine {
         let signal = c.config.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into());
         let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0);
         let shim = self.shim(&c.id);
-        shim.call(json!({"op": "kill", "signal": signal_number(&signal)?, "all": false})).await?;
-        self.thaw_after_signal(&c, signal_number(&signal)?).await;
+        let signo = signal_number(&signal)?;
+        shim.call(json!({"op": "kill", "signal": signo, "all": false})).await?;
+        self.kill_event(&c, signo);
+        self.thaw_after_signal(&c, signo).await;
         if !self.exited_within(&c.id, &mut changes, Duration::from_secs(timeout as u64)).await {
             let _ = shim.call(json!({"op": "kill", "signal": 9, "all": true})).await;
+            self.kill_event(&c, 9);
             self.exited_within(&c.id, &mut changes, Duration::from_secs(30)).await;
         }
         self.container_event("stop", &c, BTreeMap::new());
@@ -510,6 +530,7 @@ impl Engine {
             self.supervision.stopped_by_user.lock().expect("lock").insert(c.id.clone());
             let mut changes = self.supervision.changes.subscribe();
             let _ = self.shim(&c.id).call(json!({"op": "kill", "signal": 9, "all": true})).await;
+            self.kill_event(&c, 9);
             self.exited_within(&c.id, &mut changes, Duration::from_secs(30)).await;
         }
         let c = self.container(&c.id)?;
