@@ -88,6 +88,8 @@ pub struct Engine {
     pub(crate) db: Arc<redb::Database>,
     /// The `--init` reaper's executable, bind-mounted into containers.
     pub(crate) init_binary: PathBuf,
+    /// The topmost read-only layer of every container (see [`install_init_layer`]).
+    pub(crate) init_layer: PathBuf,
     /// Held for the engine's lifetime: one daemon per root.
     _lock: File,
 }
@@ -103,6 +105,7 @@ impl Engine {
         images.gc()?;
         let containers = Self::load_containers(&db)?;
         let init_binary = install_init(&config.root)?;
+        let init_layer = install_init_layer(&config.root)?;
         Ok(Arc::new(Self {
             config,
             images,
@@ -114,6 +117,7 @@ impl Engine {
             fs_locks: Default::default(),
             db,
             init_binary,
+            init_layer,
             _lock: lock,
         }))
     }
@@ -139,6 +143,24 @@ fn install_init(root: &Path) -> Result<PathBuf> {
             .map_err(|e| internal("writing", &path, e))?;
     }
     Ok(path)
+}
+
+/// `<root>/init-layer`: what Docker's per-container init layer holds that is
+/// the same for every container, `/.dockerenv` (an empty file by which
+/// programs know they run in a container). Shared by all containers as
+/// their topmost image layer, so it is in their view but not in `diff` or
+/// `commit`.
+fn install_init_layer(root: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join("init-layer");
+    let marker = dir.join(".dockerenv");
+    if !marker.exists() {
+        std::fs::create_dir_all(&dir).map_err(|e| internal("creating", &dir, e))?;
+        image::fsutil::write_atomic_mode(&marker, b"", 0o755).map_err(|e| internal("writing", &marker, e))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| internal("setting the mode of", &dir, e))?;
+    }
+    Ok(dir)
 }
 
 fn internal(what: &str, p: &Path, e: std::io::Error) -> Error {

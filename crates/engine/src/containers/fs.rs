@@ -361,7 +361,7 @@ impl Engine {
             return Ok((fd, true, None));
         }
         let mut lower = vec![self.container_dir(&c.id).join("upper")];
-        lower.extend(self.image_layers_top_first(c)?);
+        lower.extend(self.layers_top_first(c)?);
         let fd =
             view::overlay(&lower, None).map_err(|e| internal("mounting the container's file system", e))?;
         Ok((fd, false, Some(guard)))
@@ -377,7 +377,7 @@ impl Engine {
         let dir = self.container_dir(&c.id);
         let (upper, work) = (dir.join("upper"), dir.join("work"));
         std::fs::create_dir_all(&work).map_err(|e| internal("preparing the container's file system", e))?;
-        let lower = self.image_layers_top_first(c)?;
+        let lower = self.layers_top_first(c)?;
         let fd = view::overlay(&lower, Some((&upper, &work)))
             .map_err(|e| internal("mounting the container's file system", e))?;
         Ok((fd, false))
@@ -451,9 +451,12 @@ impl Engine {
         }
     }
 
-    fn image_layers_top_first(&self, c: &Container) -> Result<Vec<PathBuf>> {
+    /// The read-only layers of a container's filesystem, topmost first: the
+    /// shared init layer, then the image's.
+    pub(crate) fn layers_top_first(&self, c: &Container) -> Result<Vec<PathBuf>> {
         let img = self.resolve_image(&c.image)?;
         let mut dirs = self.images.layer_dirs(&img)?;
+        dirs.push(self.init_layer.clone());
         dirs.reverse();
         Ok(dirs)
     }
@@ -695,7 +698,7 @@ impl Engine {
         let upper =
             rfs::open(&upper_path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
                 .map_err(|e| internal(&format!("opening {}", upper_path.display()), io::Error::from(e)))?;
-        let lower = self.image_layers_top_first(&c)?;
+        let lower = self.layers_top_first(&c)?;
         let lower = match lower.is_empty() {
             true => None,
             false => {

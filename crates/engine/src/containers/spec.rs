@@ -37,9 +37,7 @@ impl Engine {
     /// The runtime spec for running `c`; `etc` are the container's
     /// (hostname, hosts, resolv.conf) files.
     pub(crate) fn runtime_spec(&self, c: &Container, etc: &[PathBuf; 3]) -> Result<Spec> {
-        let img = self.resolve_image(&c.image)?;
-        let mut lower = self.images.layer_dirs(&img)?;
-        lower.reverse();
+        let lower = self.layers_top_first(c)?;
         let dir = self.container_dir(&c.id);
         let rootfs = Rootfs::Overlay {
             lower,
