@@ -30,6 +30,13 @@ fn create_ps_inspect_rename_rm() {
     );
     let (_, err) = fails(d.docker().args(["create", "-m", "1k", image]));
     assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
+    let (_, err) = fails(d.docker().args(["create", "--stop-signal", "BOGUS", image]));
+    assert!(err.contains("Invalid signal: BOGUS"), "{err}");
+    let (_, err) = fails(d.docker().args(["create", "--device", "/dev/nosuch", image]));
+    assert!(
+        err.contains("error gathering device information while adding custom device \"/dev/nosuch\": no such file or directory"),
+        "{err}"
+    );
     // The CLI tries to pull a missing image, and berth says it cannot yet.
     let (_, err) = fails(d.docker().args(["create", "nosuch:1"]));
     assert!(
@@ -79,6 +86,10 @@ fn create_ps_inspect_rename_rm() {
     ]));
     assert_eq!(fmt.trim(), "created x");
 
+    let (_, err) = fails(d.docker().args(["rename", "web1", "web1"]));
+    assert!(err.contains("Renaming a container with the same name as its current name"), "{err}");
+    let (_, err) = fails(d.docker().args(["rename", "nosuch", "bad name!"]));
+    assert!(err.contains("No such container: nosuch"), "{err}");
     ok(d.docker().args(["rename", "web1", "web2"]));
     let (_, err) = fails(d.docker().args(["inspect", "--type", "container", "web1"]));
     assert!(err.contains("No such container: web1"), "{err}");

@@ -71,8 +71,10 @@ fn pause_freezes_and_unpause_resumes() {
     let (_, err) = fails(d.docker().args(["pause", "ticker"]));
     assert!(err.contains(&format!("Container {id} is already paused")), "{err}");
     let (code, err) = fails(d.docker().args(["exec", "ticker", "true"]));
-    assert!(err.contains(&format!("Container {id} is paused, unpause the container before exec")), "{err}");
+    assert!(err.contains("Container ticker is paused, unpause the container before exec"), "{err}");
     assert_ne!(code, 0);
+    let (_, err) = fails(d.docker().args(["start", "ticker"]));
+    assert!(err.contains("cannot start a paused container, try unpause instead"), "{err}");
 
     assert_eq!(ok(d.docker().args(["unpause", "ticker"])).trim(), "ticker");
     assert_eq!(inspect(&d, "ticker", "{{.State.Status}} {{.State.Paused}}"), "running false");

@@ -218,7 +218,7 @@ impl InitError {
 
 /// An OS error as Go and runc print it: "no such file or directory", not
 /// "No such file or directory (os error 2)". Docker users grep for these.
-pub(crate) fn describe(err: &io::Error) -> String {
+pub fn describe(err: &io::Error) -> String {
     let Some(code) = err.raw_os_error() else {
         return err.to_string();
     };

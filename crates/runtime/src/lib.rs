@@ -84,7 +84,7 @@ use std::path::Path;
 use rustix::fs::{Mode, OFlags};
 
 pub use cgroups::{Cgroup, CgroupError, Resources, Stats};
-pub use error::{InitError, InitErrorKind, Result, RuntimeError};
+pub use error::{InitError, InitErrorKind, Result, RuntimeError, describe as describe_os_error};
 pub use exec::exec;
 pub use process::{ExitStatus, Stdio, wait};
 #[doc(hidden)]

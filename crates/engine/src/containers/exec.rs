@@ -47,8 +47,7 @@ impl Engine {
         match c.state.status {
             Status::Paused => {
                 return Err(Error::Conflict(format!(
-                    "Container {} is paused, unpause the container before exec",
-                    c.id
+                    "Container {container} is paused, unpause the container before exec"
                 )));
             }
             s if !s.is_active() => return Err(Error::Conflict(format!("Container {} is not running", c.id))),

@@ -152,6 +152,9 @@ impl Engine {
     /// `POST /containers/{id}/start`.
     pub async fn start_container(self: &Arc<Self>, name: &str) -> Result<()> {
         let c = self.container(name)?;
+        if c.state.status == Status::Paused {
+            return Err(Error::Conflict("cannot start a paused container, try unpause instead".into()));
+        }
         if c.state.status.is_active() {
             return Err(Error::NotModified("container already started".into()));
         }

@@ -182,6 +182,9 @@ impl Engine {
         for d in req.host_config.devices.iter().flatten() {
             spec::host_device(d)?;
         }
+        if let Some(s) = &req.config.stop_signal {
+            lifecycle::signal_number(s)?;
+        }
         let img = self.resolve_image(&req.config.image)?;
         let mut config = req.config;
         config.merge_image(img.config.json.get("config"));
@@ -287,13 +290,20 @@ impl Engine {
 
     pub fn rename_container(&self, name_or_id: &str, new_name: &str) -> Result<()> {
         let new_name = new_name.strip_prefix('/').unwrap_or(new_name);
+        // As Docker: the container first, then the new name.
+        let mut all = self.containers.all.lock().expect("containers lock poisoned");
+        let current = find(&all, name_or_id)?;
+        let id = current.id.clone();
         if !names::is_valid(new_name) {
             return Err(Error::InvalidArgument(format!(
                 "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )));
         }
-        let mut all = self.containers.all.lock().expect("containers lock poisoned");
-        let id = find(&all, name_or_id)?.id.clone();
+        if current.name == new_name {
+            return Err(Error::InvalidArgument(
+                "Renaming a container with the same name as its current name".into(),
+            ));
+        }
         if let Some(other) = all.values().find(|c| c.name == new_name && c.id != id) {
             return Err(Error::Conflict(format!(
                 "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",

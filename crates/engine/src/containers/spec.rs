@@ -243,8 +243,9 @@ pub(crate) fn host_device(d: &super::config::DeviceMapping) -> Result<runtime::D
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let md = std::fs::metadata(&d.path_on_host).map_err(|e| {
         Error::InvalidArgument(format!(
-            "error gathering device information while adding custom device \"{}\": {e}",
-            d.path_on_host
+            "error gathering device information while adding custom device \"{}\": {}",
+            d.path_on_host,
+            runtime::describe_os_error(&e)
         ))
     })?;
     let kind = if md.file_type().is_char_device() {
