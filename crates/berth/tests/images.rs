@@ -375,6 +375,18 @@ fn system_df_version_info_and_ping() {
     assert_eq!(old.trim(), &BUSYBOX_CONFIG[7..19]);
     let out = ok(d.berth().arg("version"));
     assert!(out.contains("API version:      1.50 (minimum version 1.24)"), "{out}");
+    // The ping clients start with: HEAD says its (empty) length, as dockerd.
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    std::io::Write::write_all(&mut s, b"HEAD /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut head = String::new();
+    std::io::Read::read_to_string(&mut s, &mut head).unwrap();
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+    assert!(
+        head.contains("\r\ncontent-length: 0\r\n") && head.contains("\r\napi-version: 1.50\r\n"),
+        "{head}"
+    );
 }
 
 #[test]

@@ -85,6 +85,9 @@ fn detached_logs_stop_exec_wait_and_rm() {
             + lines(&String::from_utf8_lossy(&tail.stderr)).len(),
         2
     );
+    // A tail that is not a number means all, as Docker.
+    let all = run(d.docker().args(["logs", "--tail", "bogus", "ticker"]));
+    assert!(all.status.success() && String::from_utf8_lossy(&all.stdout).starts_with("tick 1\n"), "{all:?}");
     let stamped = run(d.docker().args(["logs", "-t", "--tail", "2", "ticker"]));
     let stamped =
         String::from_utf8_lossy(&stamped.stdout).into_owned() + &String::from_utf8_lossy(&stamped.stderr);

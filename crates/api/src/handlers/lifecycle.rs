@@ -314,14 +314,8 @@ pub(crate) async fn logs_handler(ctx: &Ctx, name: &str, q: &Query) -> HandlerRes
         stderr: q.bool("stderr"),
         since_nano: log_time(q.str("since"))?,
         until_nano: log_time(q.str("until"))?,
-        tail: match q.str("tail") {
-            "" | "all" => None,
-            n => Some(
-                n.parse::<i64>()
-                    .map_err(|_| ApiError::bad_request(format!("invalid tail value {n:?}")))?
-                    .max(0) as usize,
-            ),
-        },
+        // As Docker, a tail that is not a number, or negative, means all.
+        tail: q.str("tail").parse::<i64>().ok().and_then(|n| usize::try_from(n).ok()),
     };
     if !opts.stdout && !opts.stderr {
         return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));

@@ -14,6 +14,9 @@ pub(crate) fn ping(head: bool) -> HandlerResult {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     h.insert("Builder-Version", HeaderValue::from_static("1"));
+    if head {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    }
     Ok(r)
 }
 
