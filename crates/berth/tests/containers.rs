@@ -75,6 +75,10 @@ fn create_ps_inspect_rename_rm() {
         serde_json::json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1"])
     );
     assert_eq!(c["Config"]["Hostname"], &id[..12]);
+    // Docker leaves these out when unset (templates print `<no value>`).
+    for unset in ["StopSignal", "StopTimeout", "Healthcheck", "ExposedPorts"] {
+        assert!(c["Config"].get(unset).is_none(), "{unset}: {}", c["Config"]);
+    }
     assert_eq!(c["HostConfig"]["Memory"], 64 << 20);
     assert_eq!(c["HostConfig"]["LogConfig"]["Type"], "json-file");
     let fmt = ok(d.docker().args([

@@ -28,9 +28,14 @@ pub struct ContainerConfig {
     pub working_dir: String,
     pub entrypoint: Option<Vec<String>>,
     pub labels: Option<BTreeMap<String, String>>,
+    // Left out when unset, as Docker's `omitempty` fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<Map<String, Value>>,
     pub volumes: Option<Map<String, Value>>,
     #[serde(flatten)]
