@@ -32,6 +32,9 @@ fn create_ps_inspect_rename_rm() {
     assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
     let (_, err) = fails(d.docker().args(["create", "--stop-signal", "BOGUS", image]));
     assert!(err.contains("Invalid signal: BOGUS"), "{err}");
+    // systemd images stop with a real-time signal.
+    let rt = ok(d.docker().args(["create", "--stop-signal", "SIGRTMIN+3", image]));
+    ok(d.docker().args(["rm", rt.trim()]));
     let (_, err) = fails(d.docker().args(["create", "--device", "/dev/nosuch", image]));
     assert!(
         err.contains("error gathering device information while adding custom device \"/dev/nosuch\": no such file or directory"),

@@ -362,6 +362,7 @@ fn process_environment() {
     // A user without a passwd entry gets `/`; HOME set by the user stays.
     assert!(env(&["run", "--rm", "-u", "4242", image, "env"]).contains(&"HOME=/".to_string()));
     assert!(env(&["run", "--rm", "-e", "HOME=/mine", image, "env"]).contains(&"HOME=/mine".to_string()));
+    assert!(env(&["run", "--rm", "-e", "HOME=", image, "env"]).contains(&"HOME=/root".to_string()));
     assert!(env(&["run", "--rm", "-t", image, "env"]).contains(&"TERM=xterm".to_string()));
     // exec: TERM with its own tty only; the container's environment, then its own.
     ok(d.docker().args(["run", "-d", "-t", "--name", "envs", "-e", "A=1", image, "sleep", "100"]));

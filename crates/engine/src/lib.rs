@@ -153,13 +153,21 @@ fn install_init(root: &Path) -> Result<PathBuf> {
 fn install_init_layer(root: &Path) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let dir = root.join("init-layer");
-    let marker = dir.join(".dockerenv");
-    if !marker.exists() {
-        std::fs::create_dir_all(&dir).map_err(|e| internal("creating", &dir, e))?;
-        image::fsutil::write_atomic_mode(&marker, b"", 0o755).map_err(|e| internal("writing", &marker, e))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| internal("setting the mode of", &dir, e))?;
+    if dir.exists() {
+        return Ok(dir);
     }
+    // Made aside and renamed into place: no half-made layer in containers.
+    let staging = root.join("init-layer.tmp");
+    let _ = image::fsutil::remove_tree(&staging);
+    std::fs::create_dir(&staging).map_err(|e| internal("creating", &staging, e))?;
+    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| internal("setting the mode of", &staging, e))?;
+    let marker = staging.join(".dockerenv");
+    std::fs::File::create(&marker)
+        .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(0o755)).and_then(|()| f.sync_all()))
+        .map_err(|e| internal("writing", &marker, e))?;
+    std::fs::rename(&staging, &dir).map_err(|e| internal("renaming", &staging, e))?;
+    image::fsutil::fsync_dir(root).map_err(|e| internal("syncing", root, e))?;
     Ok(dir)
 }
 

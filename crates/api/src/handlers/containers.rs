@@ -62,8 +62,7 @@ pub(crate) async fn list(ctx: &Ctx, q: &Query) -> HandlerResult {
     json(&Value::Array(list))
 }
 
-/// `docker ps`'s COMMAND: the path and arguments, quoting those that need it.
-/// Docker's `Command`: the program, then its arguments, those with a space
+/// Docker's `Command` (`docker ps`'s COMMAND): the program, then its arguments, those with a space
 /// in single quotes (nothing escaped: it is for reading, not for a shell).
 fn command(c: &Container) -> String {
     let argv = c.config.argv();
@@ -142,9 +141,8 @@ fn inspect_body(ctx: &Ctx, c: &Container) -> Value {
     let path = |f: &str| dir.join(f).display().to_string();
     let lower = ctx
         .engine
-        .resolve_image(&c.image)
-        .and_then(|img| Ok(ctx.engine.images.layer_dirs(&img)?))
-        .map(|d| d.iter().rev().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))
+        .layers_top_first(c)
+        .map(|d| d.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))
         .unwrap_or_default();
     let mut v = json!({
         "Id": c.id,

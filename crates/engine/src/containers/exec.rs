@@ -79,23 +79,46 @@ impl Engine {
     /// Starts an exec; unless `detach`, returns the stream of its output
     /// (and input), which ends when the process has exited.
     pub async fn start_exec(self: &Arc<Self>, id: &str, detach: bool) -> Result<Option<ShimStream>> {
-        let exec = self
-            .execs
-            .0
-            .lock()
-            .expect("execs lock")
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))?;
-        if exec.running || exec.exit_code.is_some() {
-            return Err(Error::Conflict(format!("Error: Exec command {id} has already run")));
-        }
-        let c = self.container(&exec.container_id)?;
-        if !c.state.status.is_active() {
-            return Err(Error::Conflict(format!("Container {} is not running", c.id)));
-        }
+        // Claimed under the lock: of two starts, one runs it.
+        let exec = {
+            let mut execs = self.execs.0.lock().expect("execs lock");
+            let e =
+                execs.get_mut(id).ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))?;
+            if e.running || e.exit_code.is_some() {
+                return Err(Error::Conflict(format!("Error: Exec command {id} has already run")));
+            }
+            e.running = true;
+            e.clone()
+        };
+        // In a task of its own: a client that goes away mid-start leaves
+        // the exec's record right all the same.
+        let engine = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move { engine.run_exec(&id, &exec, detach).await })
+            .await
+            .map_err(|e| Error::Internal(format!("starting the exec: {e}")))?
+    }
+
+    async fn run_exec(self: &Arc<Self>, id: &str, exec: &Exec, detach: bool) -> Result<Option<ShimStream>> {
+        let unclaim = |exit_code: Option<i64>| {
+            if let Some(e) = self.execs.0.lock().expect("execs lock").get_mut(id) {
+                e.running = false;
+                e.exit_code = exit_code;
+            }
+        };
+        let c = match self.container(&exec.container_id) {
+            Ok(c) if c.state.status == Status::Paused => Err(Error::Conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                c.name
+            ))),
+            Ok(c) if !c.state.status.is_active() => {
+                Err(Error::Conflict(format!("Container {} is not running", c.id)))
+            }
+            other => other,
+        };
+        let c = c.inspect_err(|_| unclaim(None))?;
         let bundle = self.bundle_dir(&c.id);
-        let spec = exec_spec(&bundle, &c, &exec.config)?;
+        let spec = exec_spec(&bundle, &c, &exec.config).inspect_err(|_| unclaim(None))?;
         let req = json!({"op": "exec", "id": id, "spec": spec, "tty": exec.config.tty, "stdin": exec.config.attach_stdin, "detach": detach, "console_size": exec.config.console_size});
         let shim = ShimClient::new(&bundle);
         let started = if detach {
@@ -105,20 +128,20 @@ impl Engine {
         };
         let (answer, stream) = match started {
             Ok(started) => started,
+            // A process that could not be started ends the exec, as Docker:
+            // 127 when the command was not found, else 126.
+            Err(Error::Shim(message, code)) => {
+                let code = if code == 127 { 127 } else { 126 };
+                unclaim(Some(code));
+                return Err(Error::Shim(message, code));
+            }
             Err(e) => {
-                // A command that cannot run ends the exec: 127 when it was
-                // not found, else 126 (a bad user or directory too), as Docker.
-                if let Error::Shim(_, code) = &e
-                    && let Some(x) = self.execs.0.lock().expect("execs lock").get_mut(id)
-                {
-                    x.exit_code = Some(if *code == 127 { 127 } else { 126 });
-                }
+                unclaim(None);
                 return Err(e);
             }
         };
         let pid = answer["pid"].as_u64().unwrap_or(0) as u32;
         if let Some(e) = self.execs.0.lock().expect("execs lock").get_mut(id) {
-            e.running = true;
             e.pid = pid;
         }
         let mut attrs = BTreeMap::new();
@@ -129,7 +152,7 @@ impl Engine {
     }
 
     /// Records the exec's exit when its shim reports it, with Docker's
-    /// `exec_die` event.
+    /// `exec_die` event. (One shim connection per running exec.)
     fn watch_exec(self: &Arc<Self>, c: &super::Container, id: &str) {
         let (engine, c, id) = (self.clone(), c.clone(), id.to_string());
         tokio::spawn(async move {

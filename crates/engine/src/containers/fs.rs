@@ -453,7 +453,7 @@ impl Engine {
 
     /// The read-only layers of a container's filesystem, topmost first: the
     /// shared init layer, then the image's.
-    pub(crate) fn layers_top_first(&self, c: &Container) -> Result<Vec<PathBuf>> {
+    pub fn layers_top_first(&self, c: &Container) -> Result<Vec<PathBuf>> {
         let img = self.resolve_image(&c.image)?;
         let mut dirs = self.images.layer_dirs(&img)?;
         dirs.push(self.init_layer.clone());
@@ -698,14 +698,9 @@ impl Engine {
         let upper =
             rfs::open(&upper_path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
                 .map_err(|e| internal(&format!("opening {}", upper_path.display()), io::Error::from(e)))?;
-        let lower = self.layers_top_first(&c)?;
-        let lower = match lower.is_empty() {
-            true => None,
-            false => {
-                Some(view::overlay(&lower, None).map_err(|e| internal("mounting the image's layers", e))?)
-            }
-        };
-        changes::collect(upper.as_fd(), lower.as_ref().map(|l| l.as_fd()))
+        let lower = view::overlay(&self.layers_top_first(&c)?, None)
+            .map_err(|e| internal("mounting the image's layers", e))?;
+        changes::collect(upper.as_fd(), lower.as_fd())
             .map_err(|e| internal("reading the container's changes", e))
     }
 

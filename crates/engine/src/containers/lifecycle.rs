@@ -159,7 +159,12 @@ impl Engine {
             return Err(Error::NotModified("container already started".into()));
         }
         self.supervision.stopped_by_user.lock().expect("lock").remove(&c.id);
-        self.launch(&c).await
+        // In a task of its own: a client that goes away mid-start must not
+        // leave a start half done (attach clients waiting, no monitor).
+        let engine = self.clone();
+        tokio::spawn(async move { engine.launch(&c).await })
+            .await
+            .map_err(|e| Error::Internal(format!("starting the container: {e}")))?
     }
 
     /// Starts a shim for `c`, connects waiting attach clients, then lets the
@@ -439,8 +444,12 @@ impl Engine {
             Ok(()) | Err(Error::NotModified(_)) => {}
             Err(e) => return Err(e),
         }
-        self.start_container(name).await?;
-        self.container_event("restart", &self.container(name)?, BTreeMap::new());
+        let id = self.container(name)?.id;
+        self.start_container(&id).await?;
+        // An AutoRemove container may be gone already.
+        if let Ok(c) = self.container(&id) {
+            self.container_event("restart", &c, BTreeMap::new());
+        }
         Ok(())
     }
 
@@ -456,7 +465,8 @@ impl Engine {
             return Ok(());
         }
         let mut changes = self.supervision.changes.subscribe();
-        let signal = c.config.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into());
+        let signal =
+            c.config.stop_signal.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "SIGTERM".into());
         let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0);
         let shim = self.shim(&c.id);
         let signo = signal_number(&signal)?;
@@ -621,14 +631,31 @@ impl Engine {
     }
 }
 
-/// `SIGTERM`, `TERM`, `15` → 15.
+/// `SIGTERM`, `TERM`, `15` → 15; the real-time signals as Docker names
+/// them (`RTMIN` = 34 … `RTMIN+n`, `RTMAX-n` … `RTMAX` = 64).
 pub fn signal_number(s: &str) -> Result<i32> {
+    let invalid = || Error::InvalidArgument(format!("Invalid signal: {s}"));
     if let Ok(n) = s.parse::<i32>()
         && (1..=64).contains(&n)
     {
         return Ok(n);
     }
     let name = s.trim_start_matches("SIG").to_ascii_uppercase();
+    let realtime = |base: i32, rest: &str| -> Result<i32> {
+        let n = match rest {
+            "" => base,
+            r if r.starts_with('+') && base == 34 => base + r[1..].parse::<i32>().map_err(|_| invalid())?,
+            r if r.starts_with('-') && base == 64 => base - r[1..].parse::<i32>().map_err(|_| invalid())?,
+            _ => return Err(invalid()),
+        };
+        if (34..=64).contains(&n) { Ok(n) } else { Err(invalid()) }
+    };
+    if let Some(rest) = name.strip_prefix("RTMIN") {
+        return realtime(34, rest);
+    }
+    if let Some(rest) = name.strip_prefix("RTMAX") {
+        return realtime(64, rest);
+    }
     let n = match name.as_str() {
         "HUP" => 1,
         "INT" => 2,
@@ -661,7 +688,7 @@ pub fn signal_number(s: &str) -> Result<i32> {
         "IO" | "POLL" => 29,
         "PWR" => 30,
         "SYS" => 31,
-        _ => return Err(Error::InvalidArgument(format!("Invalid signal: {s}"))),
+        _ => return Err(invalid()),
     };
     Ok(n)
 }
@@ -677,5 +704,10 @@ mod tests {
         assert_eq!(signal_number("10").unwrap(), 10);
         assert!(signal_number("SIGNOPE").is_err());
         assert!(signal_number("0").is_err());
+        assert_eq!(signal_number("SIGRTMIN+3").unwrap(), 37);
+        assert_eq!(signal_number("RTMAX").unwrap(), 64);
+        assert_eq!(signal_number("SIGRTMAX-1").unwrap(), 63);
+        assert!(signal_number("SIGRTMIN+31").is_err());
+        assert!(signal_number("SIGRTMAX+1").is_err());
     }
 }

@@ -182,7 +182,7 @@ impl Engine {
         for d in req.host_config.devices.iter().flatten() {
             spec::host_device(d)?;
         }
-        if let Some(s) = &req.config.stop_signal {
+        if let Some(s) = req.config.stop_signal.as_deref().filter(|s| !s.is_empty()) {
             lifecycle::signal_number(s)?;
         }
         let img = self.resolve_image(&req.config.image)?;

@@ -301,11 +301,13 @@ pub(crate) fn become_process(
             (found.user, Some(found.home))
         }
     };
-    // As runc: HOME from the user's passwd entry (`/` without one), unless set.
+    // As runc: HOME from the user's passwd entry (`/` without one), unless
+    // set to something.
     let mut env = plan.env.clone();
     if let Some(home) = home
-        && !env.iter().any(|e| e.as_bytes().starts_with(b"HOME="))
+        && !env.iter().any(|e| e.as_bytes().starts_with(b"HOME=") && e.as_bytes().len() > 5)
     {
+        env.retain(|e| e.as_bytes() != b"HOME=");
         env.push(CString::new(format!("HOME={home}")).map_err(|_| InitError::setup("a NUL byte in HOME"))?);
     }
     if let Some(filter) = &plan.seccomp

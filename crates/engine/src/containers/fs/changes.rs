@@ -10,7 +10,8 @@
 //! The files Docker keeps in a container's init layer rather than its
 //! writable one (`/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`, the
 //! `/dev`, `/proc`, `/sys` mount points, `/.dockerenv`) never show: berth's
-//! runtime creates them in the writable layer only as mount points.
+//! runtime creates the mount points in the writable layer, and
+//! `/.dockerenv` comes from the engine's shared init layer (a lower one).
 
 use std::collections::HashSet;
 use std::ffi::{CStr, CString};
@@ -63,8 +64,8 @@ struct Frame {
 }
 
 /// The changes of the upper directory `upper` against the image layers
-/// merged in `lower` (none: an image without layers).
-pub fn collect(upper: BorrowedFd<'_>, lower: Option<BorrowedFd<'_>>) -> io::Result<Vec<Change>> {
+/// merged in `lower`.
+pub fn collect(upper: BorrowedFd<'_>, lower: BorrowedFd<'_>) -> io::Result<Vec<Change>> {
     let mut out = Vec::new();
     let mut changed_dirs: HashSet<Vec<u8>> = HashSet::new();
     let top = reopen(upper)?;
@@ -107,10 +108,7 @@ pub fn collect(upper: BorrowedFd<'_>, lower: Option<BorrowedFd<'_>>) -> io::Resu
                 matches!(rfs::fgetxattr(&fd, c"trusted.overlay.opaque", &mut v), Ok(1)) && v[0] == b'y';
             dir_fd = Some(fd);
         }
-        let lower_st = match (lower, in_opaque) {
-            (Some(l), false) => lower_stat(l, &path)?,
-            _ => None,
-        };
+        let lower_st = if in_opaque { None } else { lower_stat(lower, &path)? };
         let whiteout = ft == FileType::CharacterDevice && st.st_rdev == 0;
         let kind = if whiteout || (opaque_here && lower_st.is_some()) {
             Some(ChangeKind::Deleted)
@@ -238,7 +236,7 @@ mod tests {
 
     fn diff(upper: &Path, lower: &Path) -> Vec<String> {
         let l = open(lower);
-        collect(open(upper).as_fd(), Some(l.as_fd()))
+        collect(open(upper).as_fd(), l.as_fd())
             .unwrap()
             .into_iter()
             .map(|c| format!("{} {}", c.kind.letter(), c.path))
