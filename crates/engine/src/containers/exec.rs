@@ -56,6 +56,8 @@ impl Engine {
         if config.cmd.is_empty() {
             return Err(Error::InvalidArgument("No exec command specified".into()));
         }
+        // The exec joins the container's cgroups: the same kernel wait as a start.
+        self.supervision.warm_cgroup_lock();
         let id = super::new_id();
         let exec = Exec {
             id: id.clone(),
