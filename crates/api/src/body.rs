@@ -38,6 +38,9 @@ impl Body for ChannelBody {
     }
 }
 
+/// How much of a request body is read and dropped once its reader is gone.
+pub const DRAIN_LIMIT: usize = 64 << 20;
+
 /// Reads a request body from a blocking thread.
 #[derive(Debug)]
 pub struct BodyReader {
@@ -47,20 +50,32 @@ pub struct BodyReader {
 
 impl BodyReader {
     /// Starts a task that forwards `body`'s data frames to the reader.
-    pub fn spawn(mut body: Incoming) -> Self {
+    ///
+    /// When the reader is dropped before the end (the work failed early:
+    /// not a tar), the task takes the rest of the body anyway, up to
+    /// `drain_limit` bytes ([`DRAIN_LIMIT`] for requests), so that a client
+    /// still sending reads our answer rather than a broken pipe.
+    pub fn spawn(mut body: Incoming, drain_limit: usize) -> Self {
         let (tx, rx) = mpsc::channel::<Chunk>(16);
         tokio::spawn(async move {
+            let mut dropped = 0usize;
             while let Some(frame) = body.frame().await {
-                let item = match frame {
+                let data = match frame {
                     Ok(f) => match f.into_data() {
-                        Ok(d) => Ok(d),
+                        Ok(d) => d,
                         Err(_) => continue,
                     },
-                    Err(e) => Err(io::Error::other(e)),
+                    Err(e) => {
+                        let _ = tx.send(Err(io::Error::other(e))).await;
+                        break;
+                    }
                 };
-                let failed = item.is_err();
-                if tx.send(item).await.is_err() || failed {
-                    break;
+                let len = data.len();
+                if tx.send(Ok(data)).await.is_err() {
+                    dropped += len;
+                    if dropped > drain_limit {
+                        break;
+                    }
                 }
             }
         });

@@ -197,5 +197,5 @@ pub async fn fetch_url(url: &str) -> Result<BodyReader, String> {
     if !resp.status().is_success() {
         return Err(format!("server answered {}", resp.status()));
     }
-    Ok(BodyReader::spawn(resp.into_body()))
+    Ok(BodyReader::spawn(resp.into_body(), 0))
 }

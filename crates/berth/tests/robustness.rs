@@ -674,8 +674,10 @@ fn archive_that_is_not_a_tar_is_refused() {
     let d = Daemon::start();
     let short = d.dir.path().join("short.txt");
     std::fs::write(&short, b"this is not a tar archive\n").expect("write");
+    // Far more than the socket buffers hold: the daemon must take the rest
+    // of the body after refusing it, or the client sees a broken pipe.
     let long = d.dir.path().join("noise.bin");
-    std::fs::write(&long, noise(5, 64 << 10)).expect("write");
+    std::fs::write(&long, noise(5, 16 << 20)).expect("write");
     for archive in [short, long] {
         let msg =
             refused(&d, &sentinel, &archive, &["not a docker save tarball", "invalid archive", "not a tar"]);
@@ -685,6 +687,30 @@ fn archive_that_is_not_a_tar_is_refused() {
         assert!(readable, "the error for {} quotes unreadable bytes: {msg:?}", archive.display());
     }
     still_loads_busybox(&d);
+}
+
+/// A refused upload is read to its end all the same (up to a bound): a
+/// client still sending gets the answer, not a broken pipe.
+#[test]
+fn a_refused_upload_is_still_read_to_its_end() {
+    if !require_root() {
+        return;
+    }
+    let d = Daemon::start();
+    let body = noise(9, 16 << 20);
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    write!(
+        s,
+        "POST /images/load?quiet=1 HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("send");
+    s.write_all(&body).expect("the whole body is taken, though refused at its first bytes");
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.contains("not a tar"), "{answer}");
 }
 
 // ---- 2. malformed API input --------------------------------------------------------------

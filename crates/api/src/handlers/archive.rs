@@ -11,7 +11,7 @@ use hyper::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::ApiError;
-use crate::body::{BodyReader, ChannelBody, ChannelWriter};
+use crate::body::{BodyReader, ChannelBody, ChannelWriter, DRAIN_LIMIT};
 use crate::server::{Ctx, HandlerResult, Query, full, json, json_status, streamed};
 
 /// The header `docker cp` reads a path's stat from.
@@ -97,7 +97,7 @@ pub(crate) async fn put(ctx: &Ctx, id: &str, req: Request<Incoming>) -> HandlerR
         no_overwrite_dir_non_dir: q.bool("noOverwriteDirNonDir"),
         copy_uid_gid: q.bool("copyUIDGID"),
     };
-    let mut reader = BodyReader::spawn(req.into_body());
+    let mut reader = BodyReader::spawn(req.into_body(), DRAIN_LIMIT);
     let id = id.to_string();
     let guard = ctx.engine.lock_container_fs(&id).await?;
     ctx.blocking(move |e| Ok(e.extract_to_container(&id, &path, &mut reader, opts, guard)?)).await?;

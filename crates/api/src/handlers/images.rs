@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::ApiError;
-use crate::body::{BodyReader, ChannelBody, ChannelWriter, Chunk};
+use crate::body::{BodyReader, ChannelBody, ChannelWriter, Chunk, DRAIN_LIMIT};
 use crate::server::{Ctx, HandlerResult, Query, json, streamed};
 use crate::units::human_size;
 
@@ -210,7 +210,7 @@ fn stream_error(tx: &mpsc::Sender<Chunk>, message: &str) {
 
 pub(crate) async fn load(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
     let quiet = Query::of(&req).bool("quiet");
-    let reader = BodyReader::spawn(req.into_body());
+    let reader = BodyReader::spawn(req.into_body(), DRAIN_LIMIT);
     let (tx, body) = ChannelBody::new(16);
     let engine = ctx.engine.clone();
     tokio::task::spawn_blocking(move || {
@@ -273,7 +273,7 @@ pub(crate) async fn create(ctx: &Ctx, req: Request<Incoming>) -> HandlerResult {
     }
     let message = q.str("message").to_string();
     let reader: Box<dyn std::io::Read + Send> = if src == "-" {
-        Box::new(BodyReader::spawn(req.into_body()))
+        Box::new(BodyReader::spawn(req.into_body(), DRAIN_LIMIT))
     } else {
         Box::new(
             crate::client::fetch_url(&src)

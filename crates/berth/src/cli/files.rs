@@ -477,7 +477,7 @@ async fn copy_from_container(
     };
     let dst_info = copy_info_destination_path(&dst_path)?;
     let (dst_dir, rebase) = prepare_archive_copy(&src_info, &dst_info)?;
-    let mut reader = api::body::BodyReader::spawn(resp.into_body());
+    let mut reader = api::body::BodyReader::spawn(resp.into_body(), 0);
     let total = tokio::task::spawn_blocking(move || -> Result<u64, Failure> {
         let dir = rustix::fs::open(
             &dst_dir,
