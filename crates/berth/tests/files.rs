@@ -410,23 +410,8 @@ fn commit_makes_a_runnable_image_with_history() {
     ok(d.docker().args(["commit", "--pause=false", "run1", "running:2"]));
     assert_eq!(ok(d.docker().args(["inspect", "-f", "{{.State.Status}}", "run1"])).trim(), "running");
     // Paused and resumed as `docker pause` would, once (not with --pause=false).
-    let until = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1)
-        .to_string();
-    let actions = ok(d.docker().args([
-        "events",
-        "--since",
-        "0",
-        "--until",
-        &until,
-        "--filter",
-        "container=run1",
-        "--filter",
-        "event=pause",
-        "--filter",
-        "event=unpause",
-        "--format",
-        "{{.Action}}",
-    ]));
+    let actions = d.past_events(0, &["container=run1", "event=pause", "event=unpause"], "{{.Action}}");
+
     assert_eq!(actions, "pause\nunpause\n");
     assert_eq!(ok(d.docker().args(["exec", "run1", "echo", "alive"])), "alive\n");
     assert_eq!(ok(d.docker().args(["run", "--rm", "running:2", "cat", "/r"])), "r\n");

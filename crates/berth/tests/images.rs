@@ -392,22 +392,11 @@ fn system_df_version_info_and_ping() {
 #[test]
 fn events_are_recorded_and_streamed_with_filters() {
     let d = Daemon::start();
-    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 1;
+    let start = harness::now_secs() - 1;
     d.load_busybox();
     ok(d.docker().args(["tag", "busybox:1.38.0-glibc", "ev:1"]));
     ok(d.docker().args(["rmi", "ev:1"]));
-    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1;
-    let out = ok(d.docker().args([
-        "events",
-        "--since",
-        &start.to_string(),
-        "--until",
-        &until.to_string(),
-        "--filter",
-        "type=image",
-        "--format",
-        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
-    ]));
+    let out = d.past_events(start, &["type=image"], "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}");
     assert_eq!(
         lines(&out),
         [
@@ -422,7 +411,7 @@ fn events_are_recorded_and_streamed_with_filters() {
         "--since",
         &start.to_string(),
         "--until",
-        &until.to_string(),
+        &(harness::now_secs() + 1).to_string(),
         "--filter",
         "event=untag",
     ]));

@@ -35,7 +35,7 @@ fn pause_freezes_and_unpause_resumes() {
     }
     let d = Daemon::start();
     let image = d.load_busybox();
-    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let start = harness::now_secs();
     let id = ok(d.docker().args([
         "run",
         "-d",
@@ -91,19 +91,8 @@ fn pause_freezes_and_unpause_resumes() {
     let (_, err) = fails(d.docker().args(["pause", "ticker"]));
     assert!(err.contains(&format!("Container {id} is not running")), "{err}");
 
-    // `--until` is in whole seconds: wait for the next one.
-    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1;
-    let events = ok(d.docker().args([
-        "events",
-        "--since",
-        &start.to_string(),
-        "--until",
-        &until.to_string(),
-        "--filter",
-        "container=ticker",
-        "--format",
-        "{{.Action}}",
-    ]));
+    let events = d.past_events(start, &["container=ticker"], "{{.Action}}");
+
     let actions: Vec<&str> = events.lines().filter(|a| *a == "pause" || *a == "unpause").collect();
     assert_eq!(actions, ["pause", "unpause", "pause", "unpause"], "{events}");
 }
@@ -215,8 +204,7 @@ fn health_checks_turn_unhealthy_then_healthy() {
     }
     let mut d = Daemon::start();
     let image = d.load_busybox();
-    let start =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+    let start = harness::now_secs().to_string();
     let mut events = d
         .docker()
         .args([
@@ -465,7 +453,7 @@ fn lifecycle_events_follow_docker() {
     }
     let d = Daemon::start();
     let image = d.load_busybox();
-    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let start = harness::now_secs();
     // It ignores SIGTERM: each stop ends with a SIGKILL.
     ok(d.docker().args(["run", "-d", "--name", "ev", image, "sh", "-c", "trap '' TERM; sleep 100 & wait"]));
     assert_eq!(fails(d.docker().args(["exec", "ev", "sh", "-c", "exit 4"])).0, 4);
@@ -473,18 +461,12 @@ fn lifecycle_events_follow_docker() {
     // Stopped already: a restart only starts it.
     ok(d.docker().args(["restart", "-t", "1", "ev"]));
     ok(d.docker().args(["rm", "-f", "ev"]));
-    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1;
-    let events = ok(d.docker().args([
-        "events",
-        "--since",
-        &start.to_string(),
-        "--until",
-        &until.to_string(),
-        "--filter",
-        "container=ev",
-        "--format",
+    let events = d.past_events(
+        start,
+        &["container=ev"],
         r#"{{.Action}} {{index .Actor.Attributes "signal"}}{{index .Actor.Attributes "exitCode"}}"#,
-    ]));
+    );
+
     let actions: Vec<&str> = events.lines().map(str::trim).collect();
     let expected = [
         "create",

@@ -91,17 +91,10 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
     let c = ctx.engine.container(name)?;
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
     let keys = detach_keys(c.config.tty, q.str("detachKeys"))?;
-    // Like Docker, a client's end of input closes the container's stdin only
-    // for a StdinOnce container without a tty.
-    let stdin_once = c.config.stdin_once && !c.config.tty;
     let upgrade = req.headers().get(header::UPGRADE).is_some();
     let history = if q.bool("logs") { attach_history(ctx, &c, stdout, stderr).await? } else { Vec::new() };
-    let stream = q.bool("stream");
     let tty = c.config.tty;
-    let attached = stream
-        .then(|| ctx.engine.attach_container(&c.id, stdin, stdout, stderr, stdin_once))
-        .transpose()?
-        .map(Attaching::connect);
+    let attached = Attaching::register(ctx, &c, q.bool("stream"), (stdin, stdout, stderr))?;
     tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         let Some(mut client) = take_over(req).await else { return };
@@ -136,8 +129,22 @@ pub(crate) async fn attach(ctx: &Ctx, name: &str, req: Request<Incoming>) -> Han
 struct Attaching(tokio::task::JoinHandle<engine::Result<ShimStream>>);
 
 impl Attaching {
-    fn connect(attach: impl Future<Output = engine::Result<ShimStream>> + Send + 'static) -> Attaching {
-        Attaching(tokio::spawn(attach))
+    /// Registers the attach to `c`'s (stdin, stdout, stderr) when the client
+    /// asked to `stream`, and starts connecting it.
+    fn register(
+        ctx: &Ctx,
+        c: &engine::containers::Container,
+        stream: bool,
+        (stdin, stdout, stderr): (bool, bool, bool),
+    ) -> Result<Option<Attaching>, ApiError> {
+        if !stream {
+            return Ok(None);
+        }
+        // Like Docker, a client's end of input closes the container's stdin
+        // only for a StdinOnce container without a tty.
+        let stdin_once = c.config.stdin_once && !c.config.tty;
+        let attach = ctx.engine.attach_container(&c.id, stdin, stdout, stderr, stdin_once)?;
+        Ok(Some(Attaching(tokio::spawn(attach))))
     }
 
     async fn stream(mut self) -> Option<ShimStream> {
@@ -217,13 +224,8 @@ pub(crate) async fn attach_websocket(ctx: &Ctx, name: &str, req: Request<Incomin
     } else {
         Vec::new()
     };
-    let stream = q.bool("stream");
-    let stdin_once = c.config.stdin_once && !c.config.tty;
     let multiplexed = !c.config.tty;
-    let attached = stream
-        .then(|| ctx.engine.attach_container(&c.id, stdin, stdout, stderr, stdin_once))
-        .transpose()?
-        .map(Attaching::connect);
+    let attached = Attaching::register(ctx, &c, q.bool("stream"), (stdin, stdout, stderr))?;
     tokio::spawn(async move {
         let Some(client) = take_over(req).await else { return };
         let keys = stdin.then_some(keys);

@@ -178,6 +178,17 @@ impl Daemon {
         self.spawn();
     }
 
+    /// `docker events` from `since` (unix seconds) until the next second,
+    /// with `--filter`s, in `format`: what happened, without following.
+    pub fn past_events(&self, since: u64, filters: &[&str], format: &str) -> String {
+        let mut cmd = self.docker();
+        cmd.args(["events", "--since", &since.to_string(), "--until", &(now_secs() + 1).to_string()]);
+        for f in filters {
+            cmd.args(["--filter", f]);
+        }
+        ok(cmd.args(["--format", format]))
+    }
+
     /// Loads the busybox fixture and returns its tag.
     pub fn load_busybox(&self) -> &'static str {
         ok(self.docker().arg("load").arg("-i").arg(fixture(BUSYBOX_OCI)));
@@ -243,6 +254,11 @@ impl Drop for Daemon {
 }
 
 /// Runs a command and returns its output, whatever its status.
+/// Now, in unix seconds.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
 }

@@ -251,6 +251,21 @@ mod tests {
         LogReader::open(p).unwrap().read(opts).unwrap()
     }
 
+    /// What `follow` emits until `stop`.
+    fn follow_all(logs: LogReader, opts: &LogOptions, stop: impl Fn() -> bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        logs.follow(
+            opts,
+            |r| {
+                seen.push(r.log.clone());
+                true
+            },
+            stop,
+        )
+        .unwrap();
+        seen
+    }
+
     fn texts(records: &[Record]) -> Vec<&str> {
         records.iter().map(|r| r.log.as_str()).collect()
     }
@@ -344,17 +359,7 @@ mod tests {
             }
             calls.get() > 1
         };
-        let mut seen = Vec::new();
-        logs.follow(
-            &opts,
-            |r| {
-                seen.push(r.log.clone());
-                true
-            },
-            stop,
-        )
-        .unwrap();
-        assert_eq!(seen, ["b\n"]);
+        assert_eq!(follow_all(logs, &opts, stop), ["b\n"]);
     }
 
     #[test]
@@ -363,7 +368,6 @@ mod tests {
         let p = dir.path().join("c-json.log");
         std::fs::write(&p, line("stdout", "first\n", 1)).unwrap();
         let opts = LogOptions { stdout: true, stderr: true, ..Default::default() };
-        let mut seen = Vec::new();
         // The container writes its last line and exits, and is removed with
         // its log, between a read and the check for the exit.
         let stop = || {
@@ -373,16 +377,6 @@ mod tests {
             std::fs::remove_file(&p).unwrap();
             true
         };
-        let logs = LogReader::open(&p).unwrap();
-        logs.follow(
-            &opts,
-            |r| {
-                seen.push(r.log.clone());
-                true
-            },
-            stop,
-        )
-        .unwrap();
-        assert_eq!(seen, ["first\n", "last\n"]);
+        assert_eq!(follow_all(LogReader::open(&p).unwrap(), &opts, stop), ["first\n", "last\n"]);
     }
 }
